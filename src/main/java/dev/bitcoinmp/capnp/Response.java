@@ -1,0 +1,33 @@
+package dev.bitcoinmp.capnp;
+
+/** The results of a call that returned; owns the capabilities they carry until taken or closed. */
+public final class Response implements AutoCloseable {
+
+    private final StructIn results;
+    private final Capability[] caps;
+
+    Response(StructIn results, Capability[] caps) {
+        this.results = results;
+        this.caps = caps;
+    }
+
+    public StructIn results() {
+        return results;
+    }
+
+    /** Takes the capability at {@code index} of the result's table (null for an empty or unknown index). */
+    public Capability takeCap(int index) {
+        if (index < 0 || index >= caps.length) return null;
+        Capability cap = caps[index];
+        caps[index] = null;
+        return cap;
+    }
+
+    @Override
+    public void close() {
+        for (int i = 0; i < caps.length; i++) {
+            if (caps[i] != null) caps[i].close();
+            caps[i] = null;
+        }
+    }
+}

@@ -1,0 +1,1277 @@
+package dev.bitcoinmp.capnp;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.capnproto.MessageBuilder;
+import org.capnproto.MessageReader;
+import org.capnproto.StructList;
+
+/**
+ * One two-party Cap'n Proto RPC connection (level 1): the four tables (questions, answers, imports,
+ * exports), promise pipelining, and the reader thread that handles every incoming message.
+ *
+ * <p>All table state is guarded by one lock, under which outgoing messages are also queued, so the wire
+ * order is the order of table changes. Whoever queues a message writes the queue out itself, unless
+ * another thread is already writing (it then writes ours too); the reader thread never blocks on a write:
+ * it leaves its messages to a writer thread, so that two peers can never block each other.
+ */
+public final class RpcConnection implements AutoCloseable {
+
+    private static final StructList.Factory<StructOut, StructIn> CAP_LIST =
+            AnyStruct.listOf(RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
+    private static final StructList.Factory<StructOut, StructIn> OP_LIST =
+            AnyStruct.listOf(RpcSchema.OP_WORDS, RpcSchema.OP_PTRS);
+    private static final AnyStruct MESSAGE = AnyStruct.builderOf(RpcSchema.MESSAGE_WORDS, RpcSchema.MESSAGE_PTRS);
+
+    private final Stream stream;
+    private final FrameReader frames;
+    private final Server bootstrap;
+    private final String name;
+    private final Consumer<String> debug;
+    private final Object lock = new Object();
+
+    // Tables. Questions and exports are numbered here (lowest free first); answers and imports by the peer.
+    private final IdTable<Question> questions = new IdTable<>();
+    private final Map<Integer, Answer> answers = new HashMap<>();
+    private final Map<Integer, ImportEntry> imports = new HashMap<>();
+    private final IdTable<ExportEntry> exports = new IdTable<>();
+    private final Map<Server, ExportEntry> exportsByServer = new IdentityHashMap<>();
+    private final Map<Integer, PromiseCap> embargoes = new HashMap<>();
+    private int nextEmbargo;
+
+    // Outgoing messages, written in this order.
+    private ArrayList<MessageBuilder> outbound = new ArrayList<>();
+    private ArrayList<MessageBuilder> spare = new ArrayList<>();
+    private boolean writing;
+    private ByteBuffer[] writeBuffers = new ByteBuffer[8];
+    private final ArrayList<ByteBuffer> frameParts = new ArrayList<>();
+    private Thread writer;
+
+    private final Thread reader;
+    private volatile boolean closed;
+    private RpcException closeReason;
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private final List<Runnable> disconnectListeners = new CopyOnWriteArrayList<>();
+    private volatile Object attachment;
+
+    /**
+     * A connection over {@code stream}; {@code bootstrap} is the object offered to the peer (null for a
+     * side that offers none). Call {@link #start()} to begin reading.
+     */
+    public RpcConnection(Stream stream, Server bootstrap, String name, ReaderLimits limits, Consumer<String> debug) {
+        this.stream = stream;
+        this.frames = new FrameReader(stream, limits);
+        this.bootstrap = bootstrap;
+        this.name = name;
+        this.debug = debug;
+        this.reader = new Thread(this::readLoop, "capnp-reader-" + name);
+        reader.setDaemon(true);
+    }
+
+    public RpcConnection(Stream stream, Server bootstrap, String name) {
+        this(stream, bootstrap, name, ReaderLimits.DEFAULT, null);
+    }
+
+    public RpcConnection start() {
+        reader.start();
+        return this;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** What the layer above keeps with this connection (set once, before start). */
+    public void attach(Object value) {
+        attachment = value;
+    }
+
+    public Object attachment() {
+        return attachment;
+    }
+
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    /** Runs {@code listener} once the connection has ended (at once if it has). */
+    public void onDisconnect(Runnable listener) {
+        disconnectListeners.add(listener);
+        if (finished.getCount() == 0 && disconnectListeners.remove(listener)) listener.run();
+    }
+
+    /** Waits until the connection has ended and its objects were released; false on timeout. */
+    public boolean awaitEnd(long timeout, TimeUnit unit) throws InterruptedException {
+        return finished.await(timeout, unit);
+    }
+
+    /** True when called on this connection's reader thread (where calls without a thread run). */
+    public boolean onReaderThread() {
+        return Thread.currentThread() == reader;
+    }
+
+    /** Asks the peer for its bootstrap object; the capability is usable at once (pipelined). */
+    public Capability bootstrap() {
+        PendingCall pending = new PendingCall(this);
+        Capability cap;
+        synchronized (lock) {
+            if (closed) return new BrokenCap(closeReason);
+            int id = questions.add(new Question(pending));
+            pending.questionId = id;
+            Outbound out = Outbound.of(RpcSchema.BOOTSTRAP, RpcSchema.BOOTSTRAP_WORDS, RpcSchema.BOOTSTRAP_PTRS, 0);
+            out.body.setInt(0, id);
+            enqueue(out.message);
+            cap = new PromiseCap(pending, id, new short[0]);
+        }
+        pending.release();
+        flush();
+        return cap;
+    }
+
+    /** Ends the connection: pending calls fail, running calls are canceled, exported objects released. */
+    @Override
+    public void close() {
+        shutdown(RpcException.disconnected("connection closed"), null);
+        if (Thread.currentThread() != reader) {
+            try {
+                finished.await(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- writing
+
+    private void enqueue(MessageBuilder message) {
+        if (!closed) outbound.add(message);
+    }
+
+    /** Writes queued messages: on this thread, or, on the reader thread, by the writer thread. */
+    void flush() {
+        if (Thread.holdsLock(lock)) return;  // whoever holds the lock flushes once it lets go
+        if (Thread.currentThread() == reader) {
+            flushLater();
+            return;
+        }
+        drain();
+    }
+
+    private void flushLater() {
+        synchronized (lock) {
+            if (outbound.isEmpty() || writing) return;
+            if (writer == null) {
+                writer = new Thread(this::writeLoop, "capnp-writer-" + name);
+                writer.setDaemon(true);
+                writer.start();
+            }
+            lock.notifyAll();
+        }
+    }
+
+    private void writeLoop() {
+        while (true) {
+            synchronized (lock) {
+                while (!closed && (outbound.isEmpty() || writing)) {
+                    try {
+                        lock.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (closed && outbound.isEmpty()) return;
+            }
+            drain();
+        }
+    }
+
+    private void drain() {
+        while (true) {
+            ArrayList<MessageBuilder> batch;
+            synchronized (lock) {
+                if (writing || outbound.isEmpty()) return;
+                writing = true;
+                batch = outbound;
+                outbound = spare;
+                spare = batch;
+            }
+            try {
+                frameParts.clear();
+                for (MessageBuilder message : batch) FrameWriter.frame(message, frameParts);
+                if (writeBuffers.length < frameParts.size()) writeBuffers = new ByteBuffer[frameParts.size() * 2];
+                ByteBuffer[] parts = frameParts.toArray(writeBuffers);
+                stream.write(parts, frameParts.size());
+            } catch (IOException | RuntimeException e) {
+                synchronized (lock) { writing = false; }
+                batch.clear();
+                shutdown(RpcException.disconnected("write failed: " + e.getMessage()), null);
+                return;
+            }
+            synchronized (lock) {
+                batch.clear();
+                writing = false;
+                if (closed) lock.notifyAll();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    private void readLoop() {
+        RpcException reason = RpcException.disconnected("peer disconnected");
+        String abort = null;
+        try {
+            while (!closed) {
+                MessageReader message = frames.next();
+                if (message == null) break;
+                handle(message);
+            }
+        } catch (PeerAbort e) {
+            reason = RpcException.disconnected("peer aborted: " + e.getMessage());
+        } catch (MalformedMessageException e) {
+            abort = e.getMessage();
+            reason = RpcException.disconnected("malformed message from peer: " + e.getMessage());
+        } catch (IOException e) {
+            reason = RpcException.disconnected("peer disconnected: " + e.getMessage());
+        } catch (RuntimeException | StackOverflowError e) {
+            abort = "invalid message: " + e;
+            reason = RpcException.disconnected("malformed message from peer: " + e);
+        }
+        shutdown(reason, abort);
+    }
+
+    private void handle(MessageReader message) {
+        StructIn root = message.getRoot(AnyStruct.READER);
+        short tag = root.getShort(0);
+        if (debug != null) debug.accept(name + " <- " + tagName(tag));
+        switch (tag) {
+            case RpcSchema.BOOTSTRAP -> handleBootstrap(root.getStruct(0));
+            case RpcSchema.CALL -> handleCall(root.getStruct(0));
+            case RpcSchema.RETURN -> handleReturn(root.getStruct(0));
+            case RpcSchema.FINISH -> handleFinish(root.getStruct(0));
+            case RpcSchema.RELEASE -> handleRelease(root.getStruct(0));
+            case RpcSchema.RESOLVE -> handleResolve(root.getStruct(0));
+            case RpcSchema.DISEMBARGO -> handleDisembargo(root.getStruct(0));
+            case RpcSchema.ABORT -> {
+                StructIn exception = root.getStruct(0);
+                throw new PeerAbort(exception.getText(0));
+            }
+            case RpcSchema.UNIMPLEMENTED -> handleUnimplemented(root.getStruct(0));
+            default -> replyUnimplemented(root);
+        }
+    }
+
+    /** The peer ended the connection with an Abort. */
+    private static final class PeerAbort extends RuntimeException {
+        PeerAbort(String reason) { super(reason, null, false, false); }
+    }
+
+    private void handleBootstrap(StructIn request) {
+        int id = request.getInt(0);
+        synchronized (lock) {
+            if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
+            Answer answer = new Answer(id);
+            answers.put(id, answer);
+            NetworkCall call = new NetworkCall(answer, 0, 0, null, new Capability[0]);
+            if (bootstrap == null) {
+                call.returnException(new RpcException(RpcException.Type.FAILED, "this side offers no bootstrap object"));
+            } else {
+                call.returnBootstrap(new LocalCap(bootstrap));
+            }
+        }
+        flushLater();
+    }
+
+    private void handleCall(StructIn call) {
+        int id = call.getInt(0);
+        long interfaceId = call.getLong(RpcSchema.CALL_IFACE_LONG);
+        int methodId = call.getShort(RpcSchema.CALL_METHOD_SHORT) & 0xffff;
+        short sendTo = call.getShort(RpcSchema.CALL_SEND_TO_SHORT);
+        StructIn target = call.getStruct(RpcSchema.CALL_TARGET);
+        StructIn payload = call.getStruct(RpcSchema.CALL_PARAMS);
+        StructList.Reader<StructIn> capTable = payload.getList(CAP_LIST, 1);
+        Answer answer;
+        synchronized (lock) {
+            if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
+            answer = new Answer(id);
+            answers.put(id, answer);
+            if (sendTo != 0) {
+                new NetworkCall(answer, interfaceId, methodId, null, new Capability[0]).returnException(
+                        new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
+                return;
+            }
+            Answer dependency = pendingDependency(target, capTable);
+            if (dependency != null) {
+                // Pipelined on an answer still being computed: dispatch once it is in.
+                dependency.waiting.add(() -> dispatchCall(answer, interfaceId, methodId, target, payload, capTable));
+                return;
+            }
+        }
+        dispatchCall(answer, interfaceId, methodId, target, payload, capTable);
+    }
+
+    /** An unfinished answer that the call's target or capabilities wait for, or null. Under the lock. */
+    private Answer pendingDependency(StructIn target, StructList.Reader<StructIn> capTable) {
+        if (target.getShort(RpcSchema.TARGET_TAG_SHORT) == RpcSchema.TARGET_PROMISED) {
+            Answer a = answers.get(target.getStruct(0).getInt(0));
+            if (a != null && !a.returned) return a;
+        }
+        for (int i = 0; i < capTable.size(); i++) {
+            StructIn descriptor = capTable.get(i);
+            if (descriptor.getShort(0) == RpcSchema.CAP_RECEIVER_ANSWER) {
+                Answer a = answers.get(descriptor.getStruct(0).getInt(0));
+                if (a != null && !a.returned) return a;
+            }
+        }
+        return null;
+    }
+
+    private void dispatchCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload,
+                              StructList.Reader<StructIn> capTable) {
+        NetworkCall call;
+        Capability targetCap;
+        synchronized (lock) {
+            if (closed) return;
+            Capability[] caps = new Capability[capTable.size()];
+            for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(capTable.get(i));
+            call = new NetworkCall(answer, interfaceId, methodId, payload.getStruct(0), caps);
+            targetCap = resolveTarget(target);
+        }
+        try {
+            switch (targetCap) {
+                case LocalCap local -> local.server.dispatch(call);
+                case BrokenCap broken -> call.returnException(broken.error);
+                default -> call.returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
+                        "the call's target is an object of the caller; calls reflected back are not supported"));
+            }
+        } catch (RuntimeException e) {
+            call.returnException(e);
+        } finally {
+            targetCap.close();
+        }
+    }
+
+    /** The capability a message target names, as a new handle. Under the lock. */
+    private Capability resolveTarget(StructIn target) {
+        short tag = target.getShort(RpcSchema.TARGET_TAG_SHORT);
+        if (tag == RpcSchema.TARGET_IMPORTED) {
+            ExportEntry export = exports.get(target.getInt(0));
+            if (export == null) {
+                return new BrokenCap(new RpcException(RpcException.Type.FAILED,
+                        "call to capability " + Integer.toUnsignedString(target.getInt(0)) + " that was never exported or was released"));
+            }
+            return new LocalCap(export.server);
+        }
+        if (tag == RpcSchema.TARGET_PROMISED) return answerCap(target.getStruct(0));
+        throw new MalformedMessageException("unknown message target " + tag);
+    }
+
+    /** The capability of one of our answers that a PromisedAnswer names. Under the lock. */
+    private Capability answerCap(StructIn promised) {
+        Answer answer = answers.get(promised.getInt(0));
+        if (answer == null) throw new MalformedMessageException("pipelined on unknown question " + promised.getInt(0));
+        if (!answer.returned) throw new MalformedMessageException("pipelined on an unanswered question");
+        if (answer.error != null) return new BrokenCap(answer.error);
+        StructList.Reader<StructIn> ops = promised.getList(OP_LIST, 0);
+        short[] path = new short[ops.size()];
+        int n = 0;
+        for (int i = 0; i < ops.size(); i++) {
+            StructIn op = ops.get(i);
+            short tag = op.getShort(0);
+            if (tag == RpcSchema.OP_GET_POINTER_FIELD) path[n++] = op.getShort(1);
+            else if (tag != RpcSchema.OP_NOOP) throw new MalformedMessageException("unknown transform op " + tag);
+        }
+        path = java.util.Arrays.copyOf(path, n);
+        int index;
+        try {
+            index = PendingCall.walk(answer.payload, path);
+        } catch (RuntimeException e) {
+            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipeline path names no capability"));
+        }
+        if (index < 0 || index >= answer.resultCaps.length || answer.resultCaps[index] == null) {
+            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipelined capability is null"));
+        }
+        return answer.resultCaps[index].dup();
+    }
+
+    /** A capability the peer described; the new handle belongs to the caller. Under the lock. */
+    private Capability readCapDescriptor(StructIn descriptor) {
+        short tag = descriptor.getShort(0);
+        int id = descriptor.getInt(RpcSchema.CAPDESC_ID_INT);
+        switch (tag) {
+            case RpcSchema.CAP_NONE:
+                return null;
+            case RpcSchema.CAP_SENDER_HOSTED:
+            case RpcSchema.CAP_SENDER_PROMISE: {
+                ImportEntry entry = imports.get(id);
+                if (entry == null) {
+                    entry = new ImportEntry(id);
+                    imports.put(id, entry);
+                }
+                entry.remoteRefs++;
+                entry.localHandles++;
+                return new ImportCap(entry);
+            }
+            case RpcSchema.CAP_RECEIVER_HOSTED: {
+                ExportEntry export = exports.get(id);
+                if (export == null) {
+                    return new BrokenCap(new RpcException(RpcException.Type.FAILED,
+                            "capability " + Integer.toUnsignedString(id) + " was never exported or was released"));
+                }
+                return new LocalCap(export.server);
+            }
+            case RpcSchema.CAP_RECEIVER_ANSWER:
+                return answerCap(descriptor.getStruct(0));
+            case RpcSchema.CAP_THIRD_PARTY:
+                return new BrokenCap(new RpcException(RpcException.Type.UNIMPLEMENTED, "third-party capabilities are not supported"));
+            default:
+                throw new MalformedMessageException("unknown capability descriptor " + tag);
+        }
+    }
+
+    private void handleReturn(StructIn ret) {
+        int id = ret.getInt(0);
+        boolean releaseParamCaps = !ret.getBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
+        short tag = ret.getShort(RpcSchema.RETURN_TAG_SHORT);
+        PendingCall pending;
+        synchronized (lock) {
+            Question question = questions.get(id);
+            if (question == null) throw new MalformedMessageException("return for unknown question " + id);
+            pending = question.call;
+            if (releaseParamCaps) for (int export : question.paramExports) releaseExport(export, 1);
+            switch (tag) {
+                case RpcSchema.RET_RESULTS -> {
+                    StructIn payload = ret.getStruct(0);
+                    StructList.Reader<StructIn> table = payload.getList(CAP_LIST, 1);
+                    Capability[] caps = new Capability[table.size()];
+                    for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(table.get(i));
+                    pending.complete(payload, caps);
+                }
+                case RpcSchema.RET_EXCEPTION -> pending.fail(readException(ret.getStruct(0)));
+                case RpcSchema.RET_CANCELED -> pending.fail(new RpcException(RpcException.Type.FAILED, "call canceled"));
+                default -> pending.fail(new RpcException(RpcException.Type.UNIMPLEMENTED, "unsupported kind of return " + tag));
+            }
+            // Results are in and pipelined calls now go to the imported capabilities: the question is done.
+            Outbound finish = Outbound.of(RpcSchema.FINISH, RpcSchema.FINISH_WORDS, RpcSchema.FINISH_PTRS, 0);
+            finish.body.setInt(0, id);
+            finish.body.setBool(RpcSchema.FINISH_RELEASE_RESULT_CAPS_BIT, true);  // releaseResultCaps = false
+            enqueue(finish.message);
+            questions.remove(id);
+        }
+        if (!pending.hasWaiter()) flushLater();
+    }
+
+    private static RpcException readException(StructIn exception) {
+        int type = exception.getShort(RpcSchema.EXCEPTION_TYPE_SHORT);
+        RpcException.Type[] types = RpcException.Type.values();
+        return new RpcException(type >= 0 && type < types.length ? types[type] : RpcException.Type.FAILED, exception.getText(0));
+    }
+
+    private void handleFinish(StructIn finish) {
+        int id = finish.getInt(0);
+        boolean releaseResultCaps = !finish.getBool(RpcSchema.FINISH_RELEASE_RESULT_CAPS_BIT);
+        List<Runnable> cancels = null;
+        synchronized (lock) {
+            Answer answer = answers.get(id);
+            if (answer == null) throw new MalformedMessageException("finish for unknown question " + id);
+            answer.finished = true;
+            answer.releaseResultCaps = releaseResultCaps;
+            if (answer.returned) {
+                removeAnswer(answer);
+            } else {
+                answer.canceled = true;
+                cancels = answer.cancelActions;
+                answer.cancelActions = null;
+            }
+        }
+        if (cancels != null) for (Runnable action : cancels) action.run();
+        flushLater();
+    }
+
+    /** Forgets an answer that was returned and finished. Under the lock. */
+    private void removeAnswer(Answer answer) {
+        answers.remove(answer.id);
+        if (answer.releaseResultCaps) for (int export : answer.resultExports) releaseExport(export, 1);
+        for (Capability cap : answer.resultCaps) if (cap != null) cap.close();
+        answer.resultCaps = new Capability[0];
+    }
+
+    private void handleRelease(StructIn release) {
+        int id = release.getInt(0);
+        int count = release.getInt(1);
+        synchronized (lock) {
+            if (exports.get(id) == null) throw new MalformedMessageException("release of unknown capability " + id);
+            releaseExport(id, count);
+        }
+    }
+
+    /** Drops {@code count} of the peer's references to an export. Under the lock. */
+    private void releaseExport(int id, int count) {
+        ExportEntry export = exports.get(id);
+        if (export == null) return;
+        export.refs -= Integer.toUnsignedLong(count);
+        if (export.refs > 0) return;
+        exports.remove(id);
+        exportsByServer.remove(export.server);
+        Server server = export.server;
+        boolean owned = export.owned;
+        // Outside our lock would be nicer, but the release order must stay the order of the messages.
+        server.released(owned);
+    }
+
+    private void handleResolve(StructIn resolve) {
+        // We keep calling the promise; the peer forwards calls to what it resolved to. A capability in the
+        // resolution still counts as received, so its reference is handed back at once.
+        if (resolve.getShort(RpcSchema.RESOLVE_TAG_SHORT) == RpcSchema.RESOLVE_CAP) {
+            Capability cap;
+            synchronized (lock) {
+                cap = readCapDescriptor(resolve.getStruct(0));
+            }
+            if (cap != null) cap.close();
+            flushLater();
+        }
+    }
+
+    private void handleDisembargo(StructIn disembargo) {
+        short tag = disembargo.getShort(RpcSchema.DISEMBARGO_TAG_SHORT);
+        int embargoId = disembargo.getInt(0);
+        if (tag == RpcSchema.DIS_SENDER_LOOPBACK) {
+            synchronized (lock) {
+                Capability cap = resolveTarget(disembargo.getStruct(0));
+                try {
+                    if (!(cap instanceof ImportCap imported)) {
+                        throw new MalformedMessageException("disembargo target does not point back to the sender");
+                    }
+                    Outbound out = Outbound.of(RpcSchema.DISEMBARGO, RpcSchema.DISEMBARGO_WORDS, RpcSchema.DISEMBARGO_PTRS, 0);
+                    StructOut target = out.body.initStruct(0, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+                    target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_IMPORTED);
+                    target.setInt(0, imported.entry.id);
+                    out.body.setShort(RpcSchema.DISEMBARGO_TAG_SHORT, RpcSchema.DIS_RECEIVER_LOOPBACK);
+                    out.body.setInt(0, embargoId);
+                    enqueue(out.message);
+                } finally {
+                    cap.close();
+                }
+            }
+            flushLater();
+        } else if (tag == RpcSchema.DIS_RECEIVER_LOOPBACK) {
+            PromiseCap promise;
+            synchronized (lock) {
+                promise = embargoes.remove(embargoId);
+                if (promise == null) throw new MalformedMessageException("unknown embargo " + embargoId);
+            }
+            promise.liftEmbargo();
+        } else {
+            throw new MalformedMessageException("unsupported disembargo kind " + tag);
+        }
+    }
+
+    private void handleUnimplemented(StructIn original) {
+        short tag = original.getShort(0);
+        if (tag == RpcSchema.CALL || tag == RpcSchema.BOOTSTRAP) {
+            int id = original.getStruct(0).getInt(0);
+            PendingCall pending;
+            synchronized (lock) {
+                Question question = questions.remove(id);
+                if (question == null) return;
+                pending = question.call;
+            }
+            pending.fail(new RpcException(RpcException.Type.UNIMPLEMENTED, "the peer does not implement this call"));
+        }
+    }
+
+    private void replyUnimplemented(StructIn original) {
+        MessageBuilder message = new MessageBuilder(64);
+        StructOut root = message.initRoot(MESSAGE);
+        root.setShort(0, RpcSchema.UNIMPLEMENTED);
+        try {
+            root.setStruct(0, original);
+        } catch (RuntimeException e) {
+            throw new MalformedMessageException("unknown message kind " + original.getShort(0));
+        }
+        synchronized (lock) {
+            enqueue(message);
+        }
+        flushLater();
+    }
+
+    // ---------------------------------------------------------------- sending calls
+
+    /** Sends {@code call} to an import or to a promised answer of this connection. */
+    private PendingCall sendCall(OutgoingCall call, ImportEntry importTarget, int questionTarget, short[] path) {
+        PendingCall pending = new PendingCall(this);
+        synchronized (lock) {
+            if (closed) {
+                call.closeCaps();
+                pending.fail(closeReason);
+                return pending;
+            }
+            Question question = new Question(pending);
+            int id = questions.add(question);
+            pending.questionId = id;
+            call.call.setInt(0, id);
+            StructOut target = call.call.initStruct(RpcSchema.CALL_TARGET, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+            if (importTarget != null) {
+                target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_IMPORTED);
+                target.setInt(0, importTarget.id);
+            } else {
+                target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_PROMISED);
+                writePromisedAnswer(target.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionTarget, path);
+            }
+            try {
+                question.paramExports = writeCapTable(call.payload, call.caps);
+            } catch (RuntimeException e) {
+                questions.remove(id);
+                call.closeCaps();
+                throw e;
+            }
+            call.closeCaps();
+            enqueue(call.message);
+        }
+        flush();
+        return pending;
+    }
+
+    private static void writePromisedAnswer(StructOut promised, int questionId, short[] path) {
+        promised.setInt(0, questionId);
+        if (path.length > 0) {
+            StructList.Builder<StructOut> ops = promised.initList(OP_LIST, 0, path.length);
+            for (int i = 0; i < path.length; i++) {
+                StructOut op = ops.get(i);
+                op.setShort(0, RpcSchema.OP_GET_POINTER_FIELD);
+                op.setShort(1, path[i]);
+            }
+        }
+    }
+
+    /** Writes the capability table of a payload; returns the export ids it references. Under the lock. */
+    private int[] writeCapTable(StructOut payload, List<Capability> caps) {
+        if (caps.isEmpty()) return new int[0];
+        StructList.Builder<StructOut> table = payload.initList(CAP_LIST, 1, caps.size());
+        int[] exported = new int[caps.size()];
+        int n = 0;
+        for (int i = 0; i < caps.size(); i++) {
+            int export = writeCapDescriptor(table.get(i), caps.get(i), false);
+            if (export >= 0) exported[n++] = export;
+        }
+        return java.util.Arrays.copyOf(exported, n);
+    }
+
+    /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
+    private int writeCapDescriptor(StructOut descriptor, Capability cap, boolean owned) {
+        switch (cap) {
+            case null -> {
+                descriptor.setShort(0, RpcSchema.CAP_NONE);
+                return -1;
+            }
+            case LocalCap local -> {
+                return exportSenderHosted(descriptor, local.server, owned);
+            }
+            case BrokenCap broken -> {
+                return exportSenderHosted(descriptor, new BrokenServer(broken.error), owned);
+            }
+            case ImportCap imported when imported.connection() == this -> {
+                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_HOSTED);
+                descriptor.setInt(RpcSchema.CAPDESC_ID_INT, imported.entry.id);
+                return -1;
+            }
+            case PromiseCap promise when promise.connection() == this -> {
+                if (promise.resolution != null) return writeCapDescriptor(descriptor, promise.resolution, owned);
+                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
+                writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
+                        promise.questionId, promise.path);
+                return -1;
+            }
+            default -> throw new IllegalArgumentException(
+                    "a capability of another connection cannot be passed on this one");
+        }
+    }
+
+    private int exportSenderHosted(StructOut descriptor, Server server, boolean owned) {
+        ExportEntry export = exportsByServer.get(server);
+        if (export == null) {
+            export = new ExportEntry(server);
+            export.id = exports.add(export);
+            exportsByServer.put(server, export);
+        }
+        export.refs++;
+        export.owned |= owned;
+        descriptor.setShort(0, RpcSchema.CAP_SENDER_HOSTED);
+        descriptor.setInt(RpcSchema.CAPDESC_ID_INT, export.id);
+        return export.id;
+    }
+
+    Capability promiseCap(PendingCall call, short[] path) {
+        synchronized (lock) {
+            Question question = questions.get(call.questionId);
+            if (question != null && question.call == call) return new PromiseCap(call, call.questionId, path);
+        }
+        // The question is gone: the answer is in.
+        return call.resultCap(path);
+    }
+
+    // ---------------------------------------------------------------- ending
+
+    private void shutdown(RpcException reason, String abortReason) {
+        List<PendingCall> failed = new ArrayList<>();
+        List<Runnable> cancels = new ArrayList<>();
+        List<ExportEntry> released;
+        List<PromiseCap> embargoed;
+        synchronized (lock) {
+            if (closed) return;
+            if (abortReason != null) {
+                Outbound abort = Outbound.of(RpcSchema.ABORT, RpcSchema.EXCEPTION_WORDS, RpcSchema.EXCEPTION_PTRS, abortReason.length());
+                abort.body.setText(0, abortReason);
+                outbound.add(abort.message);
+            }
+            closed = true;
+            closeReason = reason;
+            for (int i = 0; i < questions.size(); i++) {
+                Question question = questions.get(i);
+                if (question != null) failed.add(question.call);
+            }
+            questions.clear();
+            for (Answer answer : answers.values()) {
+                answer.canceled = true;
+                if (answer.cancelActions != null) cancels.addAll(answer.cancelActions);
+                answer.cancelActions = null;
+                for (Capability cap : answer.resultCaps) if (cap != null) cap.close();
+            }
+            answers.clear();
+            for (ImportEntry entry : imports.values()) entry.localHandles = 0;
+            imports.clear();
+            released = new ArrayList<>(exportsByServer.values());
+            released.sort((a, b) -> Long.compare(b.sequence, a.sequence));  // newest first
+            exports.clear();
+            exportsByServer.clear();
+            embargoed = new ArrayList<>(embargoes.values());
+            embargoes.clear();
+            lock.notifyAll();
+        }
+        if (abortReason != null) writeAbortThenClose();
+        else closeStream();
+        for (PendingCall call : failed) call.fail(reason);
+        for (Runnable cancel : cancels) runQuietly(cancel);
+        for (ExportEntry export : released) runQuietly(() -> export.server.released(export.owned));
+        for (PromiseCap promise : embargoed) promise.liftEmbargo();
+        finished.countDown();
+        for (Runnable listener : disconnectListeners) {
+            if (disconnectListeners.remove(listener)) runQuietly(listener);
+        }
+    }
+
+    /** Tries to tell the peer why, without ever blocking on a peer that does not read. */
+    private void writeAbortThenClose() {
+        Thread abortWriter = new Thread(() -> {
+            ArrayList<MessageBuilder> batch;
+            synchronized (lock) {
+                batch = new ArrayList<>(outbound);
+                outbound.clear();
+            }
+            try {
+                frameParts.clear();
+                for (MessageBuilder message : batch) FrameWriter.frame(message, frameParts);
+                stream.write(frameParts.toArray(new ByteBuffer[0]), frameParts.size());
+            } catch (IOException | RuntimeException ignored) {
+                // The peer is gone or not reading; the abort was best effort.
+            }
+        }, "capnp-abort-" + name);
+        abortWriter.setDaemon(true);
+        synchronized (lock) {
+            if (writing) {
+                closeStream();
+                return;
+            }
+            writing = true;
+        }
+        abortWriter.start();
+        try {
+            abortWriter.join(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        closeStream();
+    }
+
+    private void closeStream() {
+        try {
+            stream.close();
+        } catch (IOException ignored) {
+            // Nothing more to do with a stream that failed to close.
+        }
+    }
+
+    private static void runQuietly(Runnable action) {
+        try {
+            action.run();
+        } catch (RuntimeException e) {
+            // One object's cleanup failing must not stop the others'.
+        }
+    }
+
+    private static String tagName(short tag) {
+        return switch (tag) {
+            case RpcSchema.UNIMPLEMENTED -> "unimplemented";
+            case RpcSchema.ABORT -> "abort";
+            case RpcSchema.CALL -> "call";
+            case RpcSchema.RETURN -> "return";
+            case RpcSchema.FINISH -> "finish";
+            case RpcSchema.RESOLVE -> "resolve";
+            case RpcSchema.RELEASE -> "release";
+            case RpcSchema.BOOTSTRAP -> "bootstrap";
+            case RpcSchema.DISEMBARGO -> "disembargo";
+            default -> "message " + tag;
+        };
+    }
+
+    /** Test hook: table sizes (questions, answers, imports, exports). */
+    public int[] tableSizes() {
+        synchronized (lock) {
+            return new int[] {questions.count(), answers.size(), imports.size(), exports.count()};
+        }
+    }
+
+    // ---------------------------------------------------------------- table entries
+
+    private record Outbound(MessageBuilder message, StructOut body) {
+        static Outbound of(short tag, int words, int pointers, int sizeHint) {
+            MessageBuilder message = new MessageBuilder(8 + words + pointers + (sizeHint + 7) / 8);
+            StructOut root = message.initRoot(MESSAGE);
+            root.setShort(0, tag);
+            return new Outbound(message, root.initStruct(0, words, pointers));
+        }
+    }
+
+    private static final class Question {
+        final PendingCall call;
+        int[] paramExports = new int[0];
+
+        Question(PendingCall call) {
+            this.call = call;
+        }
+    }
+
+    private static final class Answer {
+        final int id;
+        boolean returned;
+        boolean finished;
+        boolean canceled;
+        boolean releaseResultCaps;
+        StructIn payload;
+        Capability[] resultCaps = new Capability[0];
+        int[] resultExports = new int[0];
+        RpcException error;
+        final List<Runnable> waiting = new ArrayList<>(0);
+        List<Runnable> cancelActions;
+
+        Answer(int id) {
+            this.id = id;
+        }
+    }
+
+    private static final class ImportEntry {
+        final int id;
+        long remoteRefs;
+        int localHandles;
+
+        ImportEntry(int id) {
+            this.id = id;
+        }
+    }
+
+    private static long exportSequence;
+
+    private static final class ExportEntry {
+        final Server server;
+        final long sequence;
+        int id;
+        long refs;
+        boolean owned;
+
+        ExportEntry(Server server) {
+            this.server = server;
+            synchronized (ExportEntry.class) {
+                this.sequence = exportSequence++;
+            }
+        }
+    }
+
+    /** What the peer gets for a broken capability we pass on: an object whose every call fails. */
+    private record BrokenServer(RpcException error) implements Server {
+        @Override
+        public void dispatch(IncomingCall call) {
+            call.returnException(error);
+        }
+    }
+
+    // ---------------------------------------------------------------- capabilities of this connection
+
+    /** A capability the peer hosts. */
+    final class ImportCap extends Capability {
+        final ImportEntry entry;
+        private boolean closed;
+
+        ImportCap(ImportEntry entry) {
+            this.entry = entry;
+        }
+
+        RpcConnection connection() {
+            return RpcConnection.this;
+        }
+
+        @Override
+        PendingCall send(OutgoingCall call) {
+            synchronized (lock) {
+                if (closed) throw new IllegalStateException("call on a released capability");
+            }
+            return sendCall(call, entry, 0, null);
+        }
+
+        @Override
+        public Server localServer() {
+            return null;
+        }
+
+        @Override
+        public Capability dup() {
+            synchronized (lock) {
+                if (closed) throw new IllegalStateException("dup of a released capability");
+                if (RpcConnection.this.closed) return new BrokenCap(closeReason);
+                entry.localHandles++;
+                return new ImportCap(entry);
+            }
+        }
+
+        @Override
+        public void close() {
+            synchronized (lock) {
+                if (closed) return;
+                closed = true;
+                if (RpcConnection.this.closed || --entry.localHandles > 0) return;
+                if (imports.get(entry.id) == entry) imports.remove(entry.id);
+                Outbound release = Outbound.of(RpcSchema.RELEASE, RpcSchema.RELEASE_WORDS, RpcSchema.RELEASE_PTRS, 0);
+                release.body.setInt(0, entry.id);
+                release.body.setInt(1, (int) entry.remoteRefs);
+                enqueue(release.message);
+            }
+            flush();
+        }
+    }
+
+    /** A capability in the results of a call not answered yet: calls on it are pipelined. */
+    final class PromiseCap extends Capability {
+        final PendingCall call;
+        final int questionId;
+        final short[] path;
+        Capability resolution;      // set under the lock when the answer is in
+        private int sentCalls;
+        private boolean embargoed;
+        private List<Runnable> held;
+        private boolean closed;
+
+        PromiseCap(PendingCall call, int questionId, short[] path) {
+            this.call = call;
+            this.questionId = questionId;
+            this.path = path;
+            call.whenDone(this::resolve);
+        }
+
+        RpcConnection connection() {
+            return RpcConnection.this;
+        }
+
+        private void resolve() {
+            Capability result = call.resultCap(path);
+            synchronized (lock) {
+                if (closed) {
+                    result.close();
+                    return;
+                }
+                resolution = result;
+                if (result instanceof LocalCap && sentCalls > 0 && !RpcConnection.this.closed) {
+                    // Calls already sent through the peer come back to us; later ones must not overtake them.
+                    embargoed = true;
+                    int embargoId = nextEmbargo++;
+                    embargoes.put(embargoId, this);
+                    Outbound out = Outbound.of(RpcSchema.DISEMBARGO, RpcSchema.DISEMBARGO_WORDS, RpcSchema.DISEMBARGO_PTRS, 0);
+                    StructOut target = out.body.initStruct(0, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+                    target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_PROMISED);
+                    writePromisedAnswer(target.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionId, path);
+                    out.body.setShort(RpcSchema.DISEMBARGO_TAG_SHORT, RpcSchema.DIS_SENDER_LOOPBACK);
+                    out.body.setInt(0, embargoId);
+                    enqueue(out.message);
+                }
+            }
+        }
+
+        void liftEmbargo() {
+            List<Runnable> release;
+            synchronized (lock) {
+                embargoed = false;
+                release = held;
+                held = null;
+            }
+            if (release != null) for (Runnable r : release) r.run();
+        }
+
+        @Override
+        PendingCall send(OutgoingCall outgoing) {
+            Capability target;
+            synchronized (lock) {
+                if (closed) throw new IllegalStateException("call on a released capability");
+                if (embargoed) {
+                    PendingCall stand = new PendingCall(null);
+                    if (held == null) held = new ArrayList<>();
+                    held.add(() -> {
+                        PendingCall real = resolution.send(outgoing);
+                        real.whenDone(() -> stand.adopt(real));
+                    });
+                    return stand;
+                }
+                target = resolution;
+                if (target == null) {
+                    if (RpcConnection.this.closed) {
+                        outgoing.closeCaps();
+                        PendingCall failed = new PendingCall(null);
+                        failed.fail(closeReason);
+                        return failed;
+                    }
+                    sentCalls++;
+                    return sendCall(outgoing, null, questionId, path);
+                }
+            }
+            return target.send(outgoing);
+        }
+
+        @Override
+        public Server localServer() {
+            synchronized (lock) {
+                return resolution == null ? null : resolution.localServer();
+            }
+        }
+
+        @Override
+        public Capability dup() {
+            synchronized (lock) {
+                if (resolution != null) return resolution.dup();
+                return new PromiseCap(call, questionId, path);
+            }
+        }
+
+        @Override
+        public void close() {
+            Capability toClose;
+            synchronized (lock) {
+                if (closed) return;
+                closed = true;
+                toClose = resolution;
+                resolution = null;
+            }
+            if (toClose != null) toClose.close();
+        }
+    }
+
+    /** A call from the peer to an object of ours. */
+    final class NetworkCall extends IncomingCall {
+        private final Answer answer;
+        private final long interfaceId;
+        private final int methodId;
+        private final StructIn params;
+        private final Capability[] paramCaps;
+        private MessageBuilder message;
+        private StructOut payload;
+        private StructOut results;
+        private final ArrayList<Capability> resultCaps = new ArrayList<>(1);
+        private boolean answered;
+
+        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps) {
+            this.answer = answer;
+            this.interfaceId = interfaceId;
+            this.methodId = methodId;
+            this.params = params;
+            this.paramCaps = paramCaps;
+        }
+
+        @Override public long interfaceId() { return interfaceId; }
+        @Override public int methodId() { return methodId; }
+        @Override public StructIn params() { return params; }
+        @Override public RpcConnection connection() { return RpcConnection.this; }
+
+        @Override
+        public Capability paramCap(int index) {
+            return index >= 0 && index < paramCaps.length ? paramCaps[index] : null;
+        }
+
+        @Override
+        public StructOut initResults(int dataWords, int pointerCount, int sizeHint) {
+            Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS,
+                    sizeHint + 8 * (dataWords + pointerCount + 4));
+            message = out.message;
+            out.body.setInt(0, answer.id);
+            out.body.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);  // releaseParamCaps = false
+            out.body.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_RESULTS);
+            payload = out.body.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+            results = payload.initStruct(0, dataWords, pointerCount);
+            return results;
+        }
+
+        @Override
+        public int addResultCap(Capability cap) {
+            resultCaps.add(cap == null ? null : cap.dup());
+            return resultCaps.size() - 1;
+        }
+
+        void returnBootstrap(LocalCap cap) {
+            Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, 32);
+            message = out.message;
+            out.body.setInt(0, answer.id);
+            out.body.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_RESULTS);
+            payload = out.body.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+            payload.setCapIndex(0, 0);
+            resultCaps.add(cap);
+            answer(null);
+        }
+
+        @Override
+        public void returnResults() {
+            if (results == null) initResults(0, 0, 0);
+            answer(null);
+        }
+
+        @Override
+        public void returnException(Throwable error) {
+            RpcException rpc = toRpc(error);
+            Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, rpc.reason().length() + 32);
+            message = out.message;
+            out.body.setInt(0, answer.id);
+            out.body.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);
+            out.body.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_EXCEPTION);
+            StructOut exception = out.body.initStruct(0, RpcSchema.EXCEPTION_WORDS, RpcSchema.EXCEPTION_PTRS);
+            exception.setText(0, rpc.reason());
+            exception.setShort(RpcSchema.EXCEPTION_TYPE_SHORT, (short) rpc.type().ordinal());
+            for (Capability cap : resultCaps) if (cap != null) cap.close();
+            resultCaps.clear();
+            payload = null;
+            answer(rpc);
+        }
+
+        private void answer(RpcException error) {
+            List<Runnable> waiting;
+            synchronized (lock) {
+                if (answered) throw new IllegalStateException("call already answered");
+                answered = true;
+                if (RpcConnection.this.closed) {
+                    for (Capability cap : resultCaps) if (cap != null) cap.close();
+                    waiting = List.of();
+                } else {
+                    Capability[] caps = resultCaps.toArray(new Capability[0]);
+                    if (error == null) {
+                        answer.resultExports = writeResultCaps(caps);
+                        answer.payload = payload.asReader();
+                    }
+                    answer.resultCaps = caps;
+                    answer.error = error;
+                    answer.returned = true;
+                    answer.cancelActions = null;
+                    enqueue(message);
+                    if (answer.finished) removeAnswer(answer);
+                    waiting = new ArrayList<>(answer.waiting);
+                    answer.waiting.clear();
+                }
+                // The parameters' capabilities were lent for the call only.
+                for (int i = 0; i < paramCaps.length; i++) {
+                    if (paramCaps[i] != null) paramCaps[i].close();
+                    paramCaps[i] = null;
+                }
+            }
+            for (Runnable call : waiting) call.run();
+            flush();
+        }
+
+        private int[] writeResultCaps(Capability[] caps) {
+            if (caps.length == 0) return new int[0];
+            StructList.Builder<StructOut> table = payload.initList(CAP_LIST, 1, caps.length);
+            int[] exported = new int[caps.length];
+            int n = 0;
+            for (int i = 0; i < caps.length; i++) {
+                int export = writeCapDescriptor(table.get(i), caps[i], true);
+                if (export >= 0) exported[n++] = export;
+            }
+            return java.util.Arrays.copyOf(exported, n);
+        }
+
+        @Override
+        public boolean isCanceled() {
+            synchronized (lock) {
+                return answer.canceled;
+            }
+        }
+
+        @Override
+        public void onCancel(Runnable action) {
+            synchronized (lock) {
+                if (!answer.canceled) {
+                    if (answer.cancelActions == null) answer.cancelActions = new ArrayList<>(1);
+                    answer.cancelActions.add(action);
+                    return;
+                }
+            }
+            action.run();
+        }
+    }
+
+    /** Ids numbered here: the lowest free one first, as the C++ implementation does. */
+    private static final class IdTable<T> {
+        private final ArrayList<T> slots = new ArrayList<>();
+        private final BitSet used = new BitSet();
+        private int count;
+
+        int add(T value) {
+            int id = used.nextClearBit(0);
+            used.set(id);
+            while (slots.size() <= id) slots.add(null);
+            slots.set(id, value);
+            count++;
+            return id;
+        }
+
+        T get(int id) {
+            return id >= 0 && id < slots.size() ? slots.get(id) : null;
+        }
+
+        T remove(int id) {
+            T value = get(id);
+            if (value != null) {
+                slots.set(id, null);
+                used.clear(id);
+                count--;
+            }
+            return value;
+        }
+
+        int size() {
+            return slots.size();
+        }
+
+        int count() {
+            return count;
+        }
+
+        void clear() {
+            slots.clear();
+            used.clear();
+            count = 0;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package dev.bitcoinmp.capnp;
+
+import java.util.List;
+import org.capnproto.Data;
+import org.capnproto.PrimitiveList;
+import org.capnproto.SegmentBuilder;
+import org.capnproto.StructBuilder;
+import org.capnproto.Text;
+import org.capnproto.TextList;
+
+/** A struct being built, with field access by offset; see {@link StructIn}. */
+public final class StructOut extends StructBuilder {
+
+    StructOut(SegmentBuilder segment, int data, int pointers, int dataSize, short pointerCount) {
+        super(segment, data, pointers, dataSize, pointerCount);
+    }
+
+    public void setBool(int bit, boolean value) { _setBooleanField(bit, value); }
+    public void setByte(int offset, byte value) { _setByteField(offset, value); }
+    public void setShort(int offset, short value) { _setShortField(offset, value); }
+    public void setInt(int offset, int value) { _setIntField(offset, value); }
+    public void setLong(int offset, long value) { _setLongField(offset, value); }
+    public void setFloat(int offset, float value) { _setFloatField(offset, value); }
+    public void setDouble(int offset, double value) { _setDoubleField(offset, value); }
+
+    public int getInt(int offset) { return _getIntField(offset); }
+
+    /** Sets a Text field; null leaves the pointer null. */
+    public void setText(int index, String value) {
+        if (value == null) return;
+        byte[] bytes = Utf8.encode(value);
+        Text.Builder text = _initPointerField(Text.factory, index, bytes.length);
+        text.buffer.put(text.offset, bytes);
+    }
+
+    public void setData(int index, byte[] value) {
+        if (value == null) return;
+        Data.Builder data = _initPointerField(Data.factory, index, value.length);
+        data.buffer.put(data.offset, value);
+    }
+
+    public StructOut initStruct(int index, int dataWords, int pointerCount) {
+        return _initPointerField(AnyStruct.builderOf(dataWords, pointerCount), index, 0);
+    }
+
+    public <T> T initList(org.capnproto.FromPointerBuilder<T> factory, int index, int size) {
+        return _initPointerField(factory, index, size);
+    }
+
+    /** Copies a struct (and everything under it) read from another message into pointer {@code index}. */
+    public void setStruct(int index, StructIn value) {
+        _setPointerField(AnyStruct.READER_COPY, index, value);
+    }
+
+    public void setTextList(int index, List<String> values) {
+        TextList.Builder list = _initPointerField(TextList.factory, index, values.size());
+        for (int i = 0; i < values.size(); i++) list.set(i, new Text.Reader(values.get(i)));
+    }
+
+    public org.capnproto.StructList.Builder<StructOut> initStructList(int index, int size, int dataWords, int pointerCount) {
+        return _initPointerField(AnyStruct.listOf(dataWords, pointerCount), index, size);
+    }
+
+    public PrimitiveList.Long.Builder initLongList(int index, int size) {
+        return _initPointerField(PrimitiveList.Long.factory, index, size);
+    }
+
+    /** Writes a capability pointer naming entry {@code capIndex} of the message's capability table. */
+    public void setCapIndex(int index, int capIndex) {
+        if (index >= pointerCount) throw new IndexOutOfBoundsException("pointer " + index);
+        ((SegmentBuilder) segment).put(pointers + index, ((long) capIndex << 32) | 3L);
+    }
+
+    /** A read view of what was written so far. */
+    public StructIn asReader() {
+        return new StructIn(segment, data, pointers, dataSize, pointerCount, Integer.MAX_VALUE);
+    }
+
+    public int dataWords() { return dataSize / 64; }
+    public int pointerCount() { return pointerCount; }
+}

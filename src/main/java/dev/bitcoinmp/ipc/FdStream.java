@@ -1,0 +1,181 @@
+package dev.bitcoinmp.ipc;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import dev.bitcoinmp.capnp.Stream;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A {@link Stream} over a connected socket descriptor it owns.
+ *
+ * <p>Heap buffers are copied through native buffers so that a message goes out in one write(2); direct
+ * buffers are written in place with writev(2). {@link #close()} wakes a reader blocked in another thread
+ * by shutting the socket down, and releases the descriptor only when no call is using it, so a number the
+ * kernel has handed to someone else is never read, written or closed.
+ */
+public final class FdStream implements Stream {
+    private static final int READ_BUFFER_SIZE = 64 * 1024;
+    private static final int INITIAL_WRITE_BUFFER_SIZE = 4 * 1024;
+    private static final int CLOSED = 1 << 31;
+
+    private final int fd;
+    /** Count of calls using {@link #fd}, plus the {@link #CLOSED} bit once close() has started. */
+    private final AtomicInteger users = new AtomicInteger();
+    // Native memory is freed by the GC (ofAuto): a blocked reader never races an explicit free.
+    private final MemorySegment readBuffer = Arena.ofAuto().allocate(READ_BUFFER_SIZE);
+    private final MemorySegment iovecs = Arena.ofAuto().allocate(Posix.IOVEC, Posix.IOV_MAX);
+    private MemorySegment writeBuffer = Arena.ofAuto().allocate(INITIAL_WRITE_BUFFER_SIZE);
+
+    /** Takes ownership of {@code fd}, an open, connected stream socket. */
+    public FdStream(int fd) {
+        if (fd < 0) throw new IllegalArgumentException("bad descriptor " + fd);
+        this.fd = fd;
+    }
+
+    /** Both ends of a new socketpair; they are close-on-exec, so no child inherits one by accident. */
+    public static FdStream[] socketPair() throws IOException {
+        int[] fds = Posix.socketpair();
+        return new FdStream[] {new FdStream(fds[0]), new FdStream(fds[1])};
+    }
+
+    /** The descriptor number; valid only until {@link #close()}. */
+    public int fd() {
+        return fd;
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        if (!dst.hasRemaining()) return 0;
+        if (!acquire()) return -1;
+        try {
+            int want = dst.remaining();
+            int position = dst.position();
+            long n;
+            if (dst.isDirect()) {
+                n = Posix.read(fd, MemorySegment.ofBuffer(dst), want);
+            } else {
+                n = Posix.read(fd, readBuffer, Math.min(want, READ_BUFFER_SIZE));
+                MemorySegment.copy(readBuffer, 0, MemorySegment.ofBuffer(dst), 0, n);
+            }
+            if (n == 0) return -1;
+            dst.position(position + (int) n);
+            return (int) n;
+        } finally {
+            release();
+        }
+    }
+
+    /** Writes every remaining byte of {@code srcs[0..count)}; their positions end at their limits. */
+    @Override
+    public void write(ByteBuffer[] srcs, int count) throws IOException {
+        if (!acquire()) throw new IOException("write: stream closed");
+        try {
+            if (allDirect(srcs, count)) {
+                writeDirect(srcs, count);
+            } else {
+                writeCopied(srcs, count);
+            }
+        } finally {
+            release();
+        }
+    }
+
+    private static boolean allDirect(ByteBuffer[] srcs, int count) {
+        for (int i = 0; i < count; i++) {
+            if (!srcs[i].isDirect()) return false;
+        }
+        return true;
+    }
+
+    /** Gathers the buffers into the native write buffer and writes it, looping only on partial writes. */
+    private void writeCopied(ByteBuffer[] srcs, int count) throws IOException {
+        long total = 0;
+        for (int i = 0; i < count; i++) total += srcs[i].remaining();
+        if (writeBuffer.byteSize() < total) {
+            writeBuffer = Arena.ofAuto().allocate(Math.max(total, writeBuffer.byteSize() * 2));
+        }
+        long offset = 0;
+        for (int i = 0; i < count; i++) {
+            ByteBuffer src = srcs[i];
+            int n = src.remaining();
+            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, writeBuffer, offset, n);
+            src.position(src.limit());
+            offset += n;
+        }
+        for (long done = 0; done < total; ) {
+            done += Posix.write(fd, writeBuffer.asSlice(done), total - done);
+        }
+    }
+
+    /** writev straight from the direct buffers; after a partial write, resumes from the first unfinished one. */
+    private void writeDirect(ByteBuffer[] srcs, int count) throws IOException {
+        int first = 0;
+        while (true) {
+            while (first < count && !srcs[first].hasRemaining()) first++;
+            if (first == count) return;
+            int n = 0;
+            for (int i = first; i < count && n < Posix.IOV_MAX; i++) {
+                ByteBuffer src = srcs[i];
+                if (!src.hasRemaining()) continue;
+                long base = n * Posix.IOVEC.byteSize();
+                iovecs.set(ADDRESS, base, MemorySegment.ofBuffer(src));
+                iovecs.set(JAVA_LONG, base + ADDRESS.byteSize(), src.remaining());
+                n++;
+            }
+            long written = Posix.writev(fd, iovecs, n);
+            for (int i = first; i < count && written > 0; i++) {
+                ByteBuffer src = srcs[i];
+                int step = (int) Math.min(written, src.remaining());
+                src.position(src.position() + step);
+                written -= step;
+            }
+        }
+    }
+
+    /**
+     * Closes the descriptor; if a read or write is in progress, first shuts the socket down to wake it, and
+     * the last of them closes the descriptor on its way out.
+     *
+     * <p>Without a call in progress there is no shutdown(2): that would also end the connection for a
+     * child holding a copy of this socket (the parent closing its copy of the child's end after spawn).
+     */
+    @Override
+    public void close() throws IOException {
+        int state;
+        do {
+            state = users.get();
+            if ((state & CLOSED) != 0) return;
+        } while (!users.compareAndSet(state, (state + 1) | CLOSED));
+        // Holding a use of our own keeps a finishing reader from closing fd under our shutdown().
+        try {
+            if (state != 0) Posix.shutdown(fd, Posix.SHUT_RDWR);
+        } catch (IOException ignored) {
+            // ENOTCONN when the peer has already gone: nothing left to wake.
+        } finally {
+            release();
+        }
+    }
+
+    private boolean acquire() {
+        while (true) {
+            int state = users.get();
+            if ((state & CLOSED) != 0) return false;
+            if (users.compareAndSet(state, state + 1)) return true;
+        }
+    }
+
+    /** The last user out after close() closes the descriptor. */
+    private void release() throws IOException {
+        if (users.decrementAndGet() == CLOSED) Posix.close(fd);
+    }
+
+    @Override
+    public String toString() {
+        return "FdStream[fd=" + fd + ((users.get() & CLOSED) != 0 ? ", closed]" : "]");
+    }
+}

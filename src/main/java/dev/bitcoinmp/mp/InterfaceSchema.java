@@ -1,0 +1,119 @@
+package dev.bitcoinmp.mp;
+
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Cap'n Proto interface derived from a Java interface annotated with {@link CapnpInterface}: its methods,
+ * and those of the annotated interfaces it extends, each under its declaring interface's ID.
+ */
+public final class InterfaceSchema {
+
+    private static final ClassValue<InterfaceSchema> CACHE = new ClassValue<>() {
+        @Override
+        protected InterfaceSchema computeValue(Class<?> type) {
+            return new InterfaceSchema(type);
+        }
+    };
+
+    final Class<?> type;
+    final long id;
+    private final Map<Method, MethodSchema> byMethod = new HashMap<>();
+    private final Map<Long, Map<Integer, MethodSchema>> byWire = new HashMap<>();
+    final MethodSchema destroy;
+
+    private InterfaceSchema(Class<?> type) {
+        CapnpInterface annotation = type.getAnnotation(CapnpInterface.class);
+        if (!type.isInterface() || annotation == null) {
+            throw new IllegalArgumentException(type.getName() + " is not an interface annotated with @CapnpInterface");
+        }
+        this.type = type;
+        this.id = annotation.id();
+        MethodSchema destroyMethod = null;
+        for (Class<?> declaring : hierarchy(type)) {
+            long declaringId = declaring.getAnnotation(CapnpInterface.class).id();
+            for (Method method : declaring.getDeclaredMethods()) {
+                if (!method.isAnnotationPresent(CapnpMethod.class)) continue;
+                MethodSchema schema = new MethodSchema(method, declaringId);
+                if (byWire.computeIfAbsent(declaringId, k -> new HashMap<>()).put(schema.ordinal, schema) != null) {
+                    throw new IllegalArgumentException(declaring.getName() + ": ordinal " + schema.ordinal + " used twice");
+                }
+                byMethod.put(method, schema);
+                if (schema.destroy && declaring == type) destroyMethod = schema;
+            }
+        }
+        this.destroy = destroyMethod != null ? destroyMethod : inheritedDestroy();
+    }
+
+    private MethodSchema inheritedDestroy() {
+        for (MethodSchema m : byMethod.values()) if (m.destroy) return m;
+        return null;
+    }
+
+    /** The schema of an annotated interface (cached). */
+    public static InterfaceSchema of(Class<?> type) {
+        return CACHE.get(type);
+    }
+
+    /** The interface and the annotated interfaces it extends, the interface itself first. */
+    static List<Class<?>> hierarchy(Class<?> type) {
+        LinkedHashMap<Class<?>, Boolean> seen = new LinkedHashMap<>();
+        collect(type, seen);
+        return new ArrayList<>(seen.keySet());
+    }
+
+    private static void collect(Class<?> type, Map<Class<?>, Boolean> seen) {
+        if (!type.isAnnotationPresent(CapnpInterface.class) || seen.containsKey(type)) return;
+        seen.put(type, true);
+        for (Class<?> parent : type.getInterfaces()) collect(parent, seen);
+    }
+
+    static String schemaName(Class<?> type) {
+        CapnpInterface annotation = type.getAnnotation(CapnpInterface.class);
+        return annotation != null && !annotation.name().isEmpty() ? annotation.name() : type.getSimpleName();
+    }
+
+    MethodSchema method(Method method) {
+        return byMethod.get(method);
+    }
+
+    MethodSchema method(long interfaceId, int ordinal) {
+        Map<Integer, MethodSchema> methods = byWire.get(interfaceId);
+        return methods == null ? null : methods.get(ordinal);
+    }
+
+    public long id() {
+        return id;
+    }
+
+    /** Every method, for tests that compare declarations with schema files. */
+    public List<MethodDescription> describe() {
+        List<MethodDescription> out = new ArrayList<>();
+        for (MethodSchema m : byMethod.values()) {
+            List<String> params = new ArrayList<>();
+            if (m.context) params.add("context :Context ptr[0]");
+            for (Codec c : m.params) params.add(c.name + " :" + c.schemaType + " " + c.slot());
+            String result = m.result == null ? "" : m.result.name + " :" + m.result.schemaType + " " + m.result.slot();
+            out.add(new MethodDescription(m.interfaceId, m.ordinal, m.name, params, result));
+        }
+        out.sort((a, b) -> a.interfaceId() != b.interfaceId() ? Long.compare(a.interfaceId(), b.interfaceId())
+                : Integer.compare(a.ordinal(), b.ordinal()));
+        return out;
+    }
+
+    /** A method as the schema would state it, with the slots of its fields. */
+    public record MethodDescription(long interfaceId, int ordinal, String name, List<String> params, String result) {}
+
+    /** The fields of a record as a struct, with their slots: {@code name :Type bits[a, b)} or {@code ptr[n]}. */
+    public static List<String> describeStruct(Class<? extends Record> type) {
+        Codec.RecordCodec codec = new Codec.RecordCodec("value", type, 0);
+        List<String> out = new ArrayList<>();
+        for (Codec c : codec.fields) out.add(c.name + " :" + c.schemaType + " " + c.slot());
+        out.add(codec.dataWords * 8 + " bytes, " + codec.pointers + " ptrs");
+        return out;
+    }
+}

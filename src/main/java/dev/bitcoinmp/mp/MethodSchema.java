@@ -1,0 +1,71 @@
+package dev.bitcoinmp.mp;
+
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.reflect.Method;
+import java.lang.reflect.Parameter;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One method of a Cap'n Proto interface, derived from its Java declaration: the parameter struct (with
+ * libmultiprocess' context first where the method takes one) and the result struct (one field, or none).
+ */
+final class MethodSchema {
+
+    final Method method;
+    final long interfaceId;
+    final int ordinal;
+    final String name;
+    final boolean context;
+    final boolean destroy;
+    final List<Codec> params = new ArrayList<>();
+    final Codec result;            // null for void
+    final int paramWords, paramPointers, resultWords, resultPointers;
+    final int contextPointer;      // pointer index of the context in the params, or -1
+    final boolean returnsInterface;
+    final MethodHandle invoker;    // (impl, Object[] args) -> result
+
+    MethodSchema(Method method, long interfaceId) {
+        CapnpMethod annotation = method.getAnnotation(CapnpMethod.class);
+        this.method = method;
+        this.interfaceId = interfaceId;
+        this.ordinal = annotation.ordinal();
+        this.name = annotation.name().isEmpty() ? (method.getName().equals("close") ? "destroy" : method.getName()) : annotation.name();
+        this.context = annotation.context();
+        this.destroy = method.getName().equals("close") && method.getParameterCount() == 0;
+        StructLayout in = new StructLayout();
+        contextPointer = context ? in.addPointer() : -1;
+        for (Parameter p : method.getParameters()) {
+            if (!p.isNamePresent()) {
+                throw new IllegalStateException("compile with -parameters: names of " + method + " are part of its schema");
+            }
+            params.add(Codec.of(p.getName(), p.getParameterizedType(), p, in));
+        }
+        paramWords = in.dataWords();
+        paramPointers = in.pointers();
+        StructLayout out = new StructLayout();
+        result = method.getReturnType() == void.class ? null
+                : Codec.of(annotation.result(), method.getGenericReturnType(), method, out);
+        resultWords = out.dataWords();
+        resultPointers = out.pointers();
+        returnsInterface = result instanceof Codec.InterfaceCodec;
+        try {
+            method.setAccessible(true);
+            invoker = MethodHandles.lookup().unreflect(method).asSpreader(Object[].class, method.getParameterCount());
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("cannot call " + method, e);
+        }
+    }
+
+    int paramSizeHint(Object[] args) {
+        int size = 0;
+        for (int i = 0; i < params.size(); i++) size += params.get(i).sizeHint(args[i]);
+        return size;
+    }
+
+    @Override
+    public String toString() {
+        return method.getDeclaringClass().getSimpleName() + "." + method.getName();
+    }
+}

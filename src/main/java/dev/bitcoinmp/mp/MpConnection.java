@@ -1,0 +1,251 @@
+package dev.bitcoinmp.mp;
+
+import dev.bitcoinmp.capnp.Capability;
+import dev.bitcoinmp.capnp.OutgoingCall;
+import dev.bitcoinmp.capnp.ReaderLimits;
+import dev.bitcoinmp.capnp.RpcConnection;
+import dev.bitcoinmp.capnp.Stream;
+import dev.bitcoinmp.capnp.StructOut;
+import dev.bitcoinmp.capnp.Waiter;
+import java.lang.reflect.Method;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * A libmultiprocess connection: an RPC connection plus the thread conventions on top of it. On the client
+ * side each calling Java thread gets its own server thread (made once, pipelined) and is the callback thread
+ * for calls back into it; on the server side calls run on the threads their contexts name.
+ */
+public final class MpConnection implements AutoCloseable {
+
+    private final RpcConnection rpc;
+    private final String exeName;
+    private final ThreadMapServer threadMapServer = new ThreadMapServer();
+    private volatile ThreadMap peerThreadMap;
+    private final Map<Thread, ClientThread> clientThreads = new ConcurrentHashMap<>();
+    private final List<WorkerThread> pool = new ArrayList<>();
+    private final Deque<Runnable> cleanups = new ArrayDeque<>();
+
+    private MpConnection(Stream stream, Object bootstrap, Class<?> bootstrapType, String name, Options options) {
+        this.exeName = options.exeName;
+        ServerDispatch server = bootstrap == null ? null : new ServerDispatch(bootstrap, InterfaceSchema.of(bootstrapType));
+        this.rpc = new RpcConnection(stream, server, name, options.limits, options.debug);
+        rpc.attach(this);
+        rpc.onDisconnect(this::disconnected);
+    }
+
+    /** Settings of a connection. */
+    public record Options(String exeName, ReaderLimits limits, Consumer<String> debug) {
+        public static Options defaults() {
+            return new Options(System.getProperty("bitcoinmp.exe", "java"), ReaderLimits.DEFAULT, null);
+        }
+    }
+
+    /**
+     * Connects as the client to the {@code initType} object served on {@code stream}. Bootstrap and
+     * {@code construct} (when the interface has it) are pipelined: nothing waits here. Closing the returned
+     * proxy closes the connection.
+     */
+    public static <T> T connect(Stream stream, Class<T> initType, String name, Options options) {
+        MpConnection connection = new MpConnection(stream, null, null, name, options);
+        connection.rpc.start();
+        Capability bootstrap = connection.rpc.bootstrap();
+        T init = Proxies.newProxy(initType, bootstrap, connection, connection::close);
+        Method construct = constructMethod(initType);
+        if (construct != null) {
+            try {
+                connection.peerThreadMap = (ThreadMap) construct.invoke(init, connection.threadMapServer);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("construct failed", e.getCause() == null ? e : e.getCause());
+            }
+        }
+        return init;
+    }
+
+    public static <T> T connect(Stream stream, Class<T> initType, String name) {
+        return connect(stream, initType, name, Options.defaults());
+    }
+
+    /** Serves {@code init} as the bootstrap object on {@code stream}; returns at once. */
+    public static <T> MpConnection serve(Stream stream, T init, Class<T> initType, String name, Options options) {
+        MpConnection connection = new MpConnection(stream, init, initType, name, options);
+        connection.rpc.start();
+        return connection;
+    }
+
+    public static <T> MpConnection serve(Stream stream, T init, Class<T> initType, String name) {
+        return serve(stream, init, initType, name, Options.defaults());
+    }
+
+    /** The connection a proxy of this layer talks over. */
+    public static MpConnection of(Object proxy) {
+        if (java.lang.reflect.Proxy.isProxyClass(proxy.getClass())
+                && java.lang.reflect.Proxy.getInvocationHandler(proxy) instanceof ProxyHandler handler) {
+            return handler.connection();
+        }
+        throw new IllegalArgumentException(proxy + " is not a proxy of this layer");
+    }
+
+    private static Method constructMethod(Class<?> type) {
+        for (Method m : type.getMethods()) {
+            if (m.getName().equals("construct") && m.getParameterCount() == 1
+                    && m.getParameterTypes()[0] == ThreadMap.class && m.getReturnType() == ThreadMap.class) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    public RpcConnection rpc() {
+        return rpc;
+    }
+
+    String exeName() {
+        return exeName;
+    }
+
+    /** Registers {@code cleanup} to run when the connection ends; cleanups run newest first. */
+    public void addCleanup(Runnable cleanup) {
+        boolean runNow;
+        synchronized (cleanups) {
+            runNow = !rpc.isOpen() && cleanups.isEmpty() && disconnectedDone;
+            if (!runNow) cleanups.push(cleanup);
+        }
+        if (runNow) cleanup.run();
+    }
+
+    /** Waits until the connection has ended; false on timeout. */
+    public boolean awaitEnd(long timeout, TimeUnit unit) throws InterruptedException {
+        return rpc.awaitEnd(timeout, unit);
+    }
+
+    @Override
+    public void close() {
+        ThreadMap theirs = peerThreadMap;
+        peerThreadMap = null;
+        for (ClientThread t : clientThreads.values()) t.close();
+        clientThreads.clear();
+        if (theirs != null) theirs.close();
+        rpc.close();
+    }
+
+    private volatile boolean disconnectedDone;
+
+    private void disconnected() {
+        for (ClientThread t : clientThreads.values()) t.close();
+        clientThreads.clear();
+        synchronized (pool) {
+            for (WorkerThread worker : pool) worker.close();
+            pool.clear();
+        }
+        while (true) {
+            Runnable cleanup;
+            synchronized (cleanups) {
+                cleanup = cleanups.poll();
+                if (cleanup == null) {
+                    disconnectedDone = true;
+                    return;
+                }
+            }
+            try {
+                cleanup.run();
+            } catch (RuntimeException e) {
+                // One failed cleanup must not keep the others from running.
+            }
+        }
+    }
+
+    void setPeerThreadMap(ThreadMap theirs) {
+        ThreadMap old = peerThreadMap;
+        peerThreadMap = theirs;
+        if (old != null) old.close();
+    }
+
+    ThreadMap threadMapServer() {
+        return threadMapServer;
+    }
+
+    /** The pool thread with the fewest queued calls, or null without a pool. */
+    ThreadTarget poolThread() {
+        synchronized (pool) {
+            WorkerThread best = null;
+            for (WorkerThread worker : pool) if (best == null || worker.queued() < best.queued()) best = worker;
+            return best;
+        }
+    }
+
+    /** Writes the {@code Context} of an outgoing call made by the current thread. */
+    void writeContext(OutgoingCall call, StructOut params, int pointer) {
+        StructOut context = params.initStruct(pointer, 0, 2);
+        CallContext serving = CallContext.current();
+        if (serving != null && serving.connection() == this && serving.callbackThread() != null) {
+            // A call back to the client we are serving: it runs on the client thread that waits for us.
+            context.setCapIndex(0, call.addCap(serving.callbackThread()));
+            return;
+        }
+        ClientThread thread = clientThread();
+        if (thread.serverThread != null) context.setCapIndex(0, call.addCap(thread.serverThread));
+        context.setCapIndex(1, call.addCap(thread.callback));
+    }
+
+    private ClientThread clientThread() {
+        Thread current = Thread.currentThread();
+        ClientThread existing = clientThreads.get(current);
+        if (existing != null) return existing;
+        // Threads that ended no longer need their server threads.
+        clientThreads.entrySet().removeIf(e -> {
+            if (e.getKey().isAlive()) return false;
+            e.getValue().close();
+            return true;
+        });
+        String name = exeName + "-" + ProcessHandle.current().pid() + "/" + current.getName() + "-" + current.threadId();
+        ClientThread created = new ClientThread(name);
+        clientThreads.put(current, created);
+        return created;
+    }
+
+    /** One client thread's pair: the server thread it calls on, and itself as a callback thread. */
+    private final class ClientThread {
+        final IpcThread serverProxy;
+        final Capability serverThread;
+        final Capability callback;
+
+        ClientThread(String name) {
+            ThreadMap theirs = peerThreadMap;
+            serverProxy = theirs == null ? null : theirs.makeThread(name);
+            serverThread = serverProxy == null ? null : Proxies.capabilityOf(serverProxy, IpcThread.class);
+            CallbackThread self = new CallbackThread(MpConnection.this, Waiter.current(), name);
+            callback = Capability.local(new ServerDispatch(self, InterfaceSchema.of(IpcThread.class)));
+        }
+
+        void close() {
+            if (serverThread != null) serverThread.close();
+            if (serverProxy != null) serverProxy.close();
+        }
+    }
+
+    /** The server's ThreadMap: threads for this connection's client. */
+    private final class ThreadMapServer implements ThreadMap {
+        @Override
+        public IpcThread makeThread(String name) {
+            return new WorkerThread(MpConnection.this, name);
+        }
+
+        @Override
+        public void makePool(int count) {
+            if (count < 0 || count > 1024) throw new IllegalArgumentException("pool size " + Integer.toUnsignedString(count) + " is out of range 0..1024");
+            synchronized (pool) {
+                while (pool.size() < count) pool.add(new WorkerThread(MpConnection.this, "pool"));
+            }
+        }
+
+        @Override
+        public void close() {}
+    }
+}

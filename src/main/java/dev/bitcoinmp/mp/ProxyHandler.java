@@ -1,0 +1,131 @@
+package dev.bitcoinmp.mp;
+
+import dev.bitcoinmp.capnp.Capability;
+import dev.bitcoinmp.capnp.OutgoingCall;
+import dev.bitcoinmp.capnp.PendingCall;
+import dev.bitcoinmp.capnp.Response;
+import dev.bitcoinmp.capnp.RpcException;
+import dev.bitcoinmp.capnp.StructOut;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Method;
+
+/**
+ * The client side of one capability: turns each call of the Java interface into a Cap'n Proto call and
+ * its answer back into a return value. Closing it destroys the remote object (if the interface has a
+ * {@code destroy} method) and releases the capability; calls after that fail at once.
+ */
+final class ProxyHandler implements InvocationHandler {
+
+    private final InterfaceSchema schema;
+    private final Capability cap;
+    private final MpConnection connection;
+    private final Runnable onClose;
+    private volatile boolean closed;
+
+    ProxyHandler(InterfaceSchema schema, Capability cap, MpConnection connection, Runnable onClose) {
+        this.schema = schema;
+        this.cap = cap;
+        this.connection = connection;
+        this.onClose = onClose;
+    }
+
+    MpConnection connection() {
+        return connection;
+    }
+
+    Capability capability() {
+        if (closed) throw new IllegalStateException(InterfaceSchema.schemaName(schema.type) + " proxy used after close()");
+        return cap;
+    }
+
+    @Override
+    public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+        if (method.getDeclaringClass() == Object.class) {
+            return switch (method.getName()) {
+                case "equals" -> proxy == args[0];
+                case "hashCode" -> System.identityHashCode(proxy);
+                default -> InterfaceSchema.schemaName(schema.type) + " proxy" + (closed ? " (closed)" : "");
+            };
+        }
+        MethodSchema m = schema.method(method);
+        if (m == null) {
+            if (method.getName().equals("close") && method.getParameterCount() == 0) {
+                close(null);
+                return null;
+            }
+            if (method.isDefault()) return InvocationHandler.invokeDefault(proxy, method, args);
+            throw new IllegalStateException(method + " has no @CapnpMethod");
+        }
+        if (m.destroy) {
+            close(m);
+            return null;
+        }
+        if (closed) {
+            throw new IllegalStateException(InterfaceSchema.schemaName(schema.type) + "." + m.name + " called after close()");
+        }
+        return call(m, args == null ? new Object[0] : args);
+    }
+
+    private Object call(MethodSchema m, Object[] args) {
+        OutgoingCall outgoing = cap.newCall(m.interfaceId, m.ordinal, m.paramWords, m.paramPointers, m.paramSizeHint(args));
+        StructOut params = outgoing.params();
+        Codec.Caps caps = new OutgoingCaps(outgoing, connection);
+        if (m.context && connection != null) connection.writeContext(outgoing, params, m.contextPointer);
+        for (int i = 0; i < args.length; i++) m.params.get(i).write(params, args[i], caps);
+        PendingCall pending = outgoing.send();
+        if (m.returnsInterface) {
+            // Pipelined: usable at once; a failure shows on the first call made on it.
+            Codec.InterfaceCodec result = (Codec.InterfaceCodec) m.result;
+            Capability promised = pending.pipelinedCap((short) result.index);
+            pending.release();
+            return Proxies.objectOf(promised, result.type, connection);
+        }
+        try (Response response = pending.await()) {
+            return m.result == null ? null : m.result.read(response.results(), new ResponseCaps(response, connection));
+        }
+    }
+
+    private void close(MethodSchema destroy) {
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+        }
+        try {
+            if (destroy != null) {
+                try {
+                    call(destroy, new Object[0]);
+                } catch (RpcException e) {
+                    // Destroying an object whose connection is gone: nothing is left to destroy.
+                    if (e.type() != RpcException.Type.DISCONNECTED) throw e;
+                }
+            }
+        } finally {
+            cap.close();
+            if (onClose != null) onClose.run();
+        }
+    }
+
+    private record OutgoingCaps(OutgoingCall call, MpConnection connection) implements Codec.Caps {
+        @Override
+        public int add(Capability cap) {
+            return call.addCap(cap);
+        }
+
+        @Override
+        public Capability take(int index) {
+            throw new IllegalStateException("parameters are written, not read, here");
+        }
+    }
+
+    private record ResponseCaps(Response response, MpConnection connection) implements Codec.Caps {
+        @Override
+        public int add(Capability cap) {
+            throw new IllegalStateException("results are read, not written, here");
+        }
+
+        @Override
+        public Capability take(int index) {
+            return response.takeCap(index);
+        }
+    }
+}
