@@ -4,10 +4,24 @@ package dev.bitcoinmp.capnp;
 final class LocalCap extends Capability {
 
     final Server server;
+    private final Hold hold;      // keeps an export's object alive while this handle is open; may be null
+    private boolean closed;
+
+    /** A reference that keeps something alive until released. */
+    interface Hold {
+        void acquire();
+
+        void release();
+    }
 
     LocalCap(Server server) {
+        this(server, null);
+    }
+
+    LocalCap(Server server, Hold hold) {
         if (server == null) throw new NullPointerException("server");
         this.server = server;
+        this.hold = hold;
     }
 
     @Override
@@ -26,8 +40,18 @@ final class LocalCap extends Capability {
     public Server localServer() { return server; }
 
     @Override
-    public Capability dup() { return new LocalCap(server); }
+    public Capability dup() {
+        if (hold != null) hold.acquire();
+        return new LocalCap(server, hold);
+    }
 
     @Override
-    public void close() {}
+    public void close() {
+        if (hold == null) return;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+        }
+        hold.release();
+    }
 }

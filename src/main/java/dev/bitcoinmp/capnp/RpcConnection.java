@@ -48,6 +48,7 @@ public final class RpcConnection implements AutoCloseable {
     private final IdTable<ExportEntry> exports = new IdTable<>();
     private final Map<Server, ExportEntry> exportsByServer = new IdentityHashMap<>();
     private final Map<Integer, PromiseCap> embargoes = new HashMap<>();
+    private final java.util.Set<ExportEntry> lingering = new java.util.HashSet<>();  // released by the peer, held by calls
     private int nextEmbargo;
 
     // Outgoing messages, written in this order.
@@ -244,9 +245,15 @@ public final class RpcConnection implements AutoCloseable {
             reason = RpcException.disconnected("malformed message from peer: " + e.getMessage());
         } catch (IOException e) {
             reason = RpcException.disconnected("peer disconnected: " + e.getMessage());
-        } catch (RuntimeException | StackOverflowError e) {
+        } catch (RuntimeException | StackOverflowError | AssertionError e) {
+            // The runtime signals some malformed input with assertions (when enabled) or runtime errors.
             abort = "invalid message: " + e;
             reason = RpcException.disconnected("malformed message from peer: " + e);
+        } catch (Throwable e) {
+            abort = "internal error: " + e;
+            reason = RpcException.disconnected("internal error reading from peer: " + e);
+            shutdown(reason, abort);
+            throw e;
         }
         shutdown(reason, abort);
     }
@@ -301,88 +308,169 @@ public final class RpcConnection implements AutoCloseable {
         StructIn target = call.getStruct(RpcSchema.CALL_TARGET);
         StructIn payload = call.getStruct(RpcSchema.CALL_PARAMS);
         StructList.Reader<StructIn> capTable = payload.getList(CAP_LIST, 1);
-        Answer answer;
+        Prepared ready = null;
         synchronized (lock) {
             if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
-            answer = new Answer(id);
+            Answer answer = new Answer(id);
             answers.put(id, answer);
             if (sendTo != 0) {
                 new NetworkCall(answer, interfaceId, methodId, null, new Capability[0]).returnException(
                         new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
-                return;
-            }
-            Answer dependency = pendingDependency(target, capTable);
-            if (dependency != null) {
-                // Pipelined on an answer still being computed: dispatch once it is in.
-                dependency.waiting.add(() -> dispatchCall(answer, interfaceId, methodId, target, payload, capTable));
-                return;
+            } else {
+                // Everything the call names is taken now: a later Finish of a question it names must not
+                // take it away, and a malformed reference is found while the message is at hand.
+                CapRef targetRef = targetRef(target);
+                CapRef[] capRefs = new CapRef[capTable.size()];
+                for (int i = 0; i < capRefs.length; i++) capRefs[i] = capRef(capTable.get(i));
+                ParkedCall parked = new ParkedCall(answer, interfaceId, methodId, payload.getStruct(0), targetRef, capRefs);
+                ready = parked.prepareOrPark();
             }
         }
-        dispatchCall(answer, interfaceId, methodId, target, payload, capTable);
+        if (ready != null) ready.deliver();
+        flushLater();
     }
 
-    /** An unfinished answer that the call's target or capabilities wait for, or null. Under the lock. */
-    private Answer pendingDependency(StructIn target, StructList.Reader<StructIn> capTable) {
-        if (target.getShort(RpcSchema.TARGET_TAG_SHORT) == RpcSchema.TARGET_PROMISED) {
-            Answer a = answers.get(target.getStruct(0).getInt(0));
-            if (a != null && !a.returned) return a;
+    /** A capability an incoming call names: ready, or one of our answers still being computed. */
+    private static final class CapRef {
+        final Capability cap;
+        final Answer answer;
+        final short[] path;
+
+        CapRef(Capability cap) {
+            this.cap = cap;
+            this.answer = null;
+            this.path = null;
         }
-        for (int i = 0; i < capTable.size(); i++) {
-            StructIn descriptor = capTable.get(i);
-            if (descriptor.getShort(0) == RpcSchema.CAP_RECEIVER_ANSWER) {
-                Answer a = answers.get(descriptor.getStruct(0).getInt(0));
-                if (a != null && !a.returned) return a;
-            }
+
+        CapRef(Answer answer, short[] path) {
+            this.cap = null;
+            this.answer = answer;
+            this.path = path;
         }
-        return null;
+
+        boolean waiting() {
+            return answer != null && !answer.returned;
+        }
     }
 
-    private void dispatchCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload,
-                              StructList.Reader<StructIn> capTable) {
-        NetworkCall call;
-        Capability targetCap;
-        synchronized (lock) {
-            if (closed) return;
-            Capability[] caps = new Capability[capTable.size()];
-            for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(capTable.get(i));
-            call = new NetworkCall(answer, interfaceId, methodId, payload.getStruct(0), caps);
-            targetCap = resolveTarget(target);
+    /** A call waiting for answers it is pipelined on. Its references are held from the moment it arrived. */
+    private final class ParkedCall {
+        final Answer answer;
+        final long interfaceId;
+        final int methodId;
+        final StructIn params;
+        final CapRef target;
+        final CapRef[] caps;
+
+        ParkedCall(Answer answer, long interfaceId, int methodId, StructIn params, CapRef target, CapRef[] caps) {
+            this.answer = answer;
+            this.interfaceId = interfaceId;
+            this.methodId = methodId;
+            this.params = params;
+            this.target = target;
+            this.caps = caps;
         }
+
+        /** Ready to deliver, or parked on the first answer it still waits for (then null). Under the lock. */
+        Prepared prepareOrPark() {
+            if (target.waiting()) {
+                target.answer.waiting.add(this);
+                return null;
+            }
+            for (CapRef ref : caps) {
+                if (ref != null && ref.waiting()) {
+                    ref.answer.waiting.add(this);
+                    return null;
+                }
+            }
+            Capability[] resolved = new Capability[caps.length];
+            for (int i = 0; i < caps.length; i++) resolved[i] = caps[i] == null ? null : resolve(caps[i]);
+            Capability targetCap = resolve(target);
+            NetworkCall call = new NetworkCall(answer, interfaceId, methodId, params, resolved);
+            call.target = targetCap;
+            return new Prepared(call, targetCap);
+        }
+    }
+
+    /** A call whose target and capabilities are known: hand it to its object. */
+    private record Prepared(NetworkCall call, Capability target) {
+        void deliver() {
+            try {
+                switch (target) {
+                    case LocalCap local -> local.server.dispatch(call);
+                    case BrokenCap broken -> call.returnException(broken.error);
+                    default -> call.returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
+                            "the call's target is an object of the caller; calls reflected back are not supported"));
+                }
+            } catch (RuntimeException e) {
+                call.returnException(e);
+            }
+        }
+    }
+
+    /** The capability a returned answer's results hold at {@code path}, as a new handle. Under the lock. */
+    private Capability resolve(CapRef ref) {
+        if (ref.answer == null) return ref.cap;
+        Answer answer = ref.answer;
+        if (answer.error != null) return new BrokenCap(answer.error);
+        int index;
         try {
-            switch (targetCap) {
-                case LocalCap local -> local.server.dispatch(call);
-                case BrokenCap broken -> call.returnException(broken.error);
-                default -> call.returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
-                        "the call's target is an object of the caller; calls reflected back are not supported"));
-            }
+            index = PendingCall.walk(answer.payload, ref.path);
         } catch (RuntimeException e) {
-            call.returnException(e);
-        } finally {
-            targetCap.close();
+            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipeline path names no capability"));
         }
+        if (index < 0 || index >= answer.resultCaps.length || answer.resultCaps[index] == null) {
+            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipelined capability is null"));
+        }
+        Capability cap = answer.resultCaps[index];
+        return cap instanceof LocalCap local ? heldCap(local.server) : cap.dup();
     }
 
-    /** The capability a message target names, as a new handle. Under the lock. */
-    private Capability resolveTarget(StructIn target) {
+    /**
+     * A handle on an object of ours that keeps its export alive (as C++ reference counts do) until the handle
+     * is closed, even if the peer releases it meanwhile. Under the lock.
+     */
+    private LocalCap heldCap(Server server) {
+        ExportEntry entry = exportsByServer.get(server);
+        if (entry == null) return new LocalCap(server);
+        entry.holds++;
+        return new LocalCap(server, entry);
+    }
+
+    /** Tells the object it was released once neither the peer nor a call of ours holds it. Under the lock. */
+    private void maybeReleased(ExportEntry export) {
+        if (export.refs > 0 || export.holds > 0 || export.releasedCalled) return;
+        export.releasedCalled = true;
+        lingering.remove(export);
+        export.server.released(export.owned);
+    }
+
+    /** What a message target names. Under the lock. */
+    private CapRef targetRef(StructIn target) {
         short tag = target.getShort(RpcSchema.TARGET_TAG_SHORT);
         if (tag == RpcSchema.TARGET_IMPORTED) {
             ExportEntry export = exports.get(target.getInt(0));
             if (export == null) {
-                return new BrokenCap(new RpcException(RpcException.Type.FAILED,
-                        "call to capability " + Integer.toUnsignedString(target.getInt(0)) + " that was never exported or was released"));
+                return new CapRef(new BrokenCap(new RpcException(RpcException.Type.FAILED, "call to capability "
+                        + Integer.toUnsignedString(target.getInt(0)) + " that was never exported or was released")));
             }
-            return new LocalCap(export.server);
+            return new CapRef(heldCap(export.server));
         }
-        if (tag == RpcSchema.TARGET_PROMISED) return answerCap(target.getStruct(0));
+        if (tag == RpcSchema.TARGET_PROMISED) return answerRef(target.getStruct(0));
         throw new MalformedMessageException("unknown message target " + tag);
     }
 
-    /** The capability of one of our answers that a PromisedAnswer names. Under the lock. */
-    private Capability answerCap(StructIn promised) {
+    /** The capability a target names, ready now (a new handle). Under the lock. */
+    private Capability resolveTarget(StructIn target) {
+        CapRef ref = targetRef(target);
+        if (ref.waiting()) return new BrokenCap(new RpcException(RpcException.Type.FAILED, "the answer is not in yet"));
+        return resolve(ref);
+    }
+
+    /** A reference to one of our answers, by a PromisedAnswer; its transform is checked now. Under the lock. */
+    private CapRef answerRef(StructIn promised) {
         Answer answer = answers.get(promised.getInt(0));
-        if (answer == null) throw new MalformedMessageException("pipelined on unknown question " + promised.getInt(0));
-        if (!answer.returned) throw new MalformedMessageException("pipelined on an unanswered question");
-        if (answer.error != null) return new BrokenCap(answer.error);
+        if (answer == null) throw new MalformedMessageException("pipelined on unknown question " + Integer.toUnsignedString(promised.getInt(0)));
         StructList.Reader<StructIn> ops = promised.getList(OP_LIST, 0);
         short[] path = new short[ops.size()];
         int n = 0;
@@ -392,17 +480,15 @@ public final class RpcConnection implements AutoCloseable {
             if (tag == RpcSchema.OP_GET_POINTER_FIELD) path[n++] = op.getShort(1);
             else if (tag != RpcSchema.OP_NOOP) throw new MalformedMessageException("unknown transform op " + tag);
         }
-        path = java.util.Arrays.copyOf(path, n);
-        int index;
-        try {
-            index = PendingCall.walk(answer.payload, path);
-        } catch (RuntimeException e) {
-            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipeline path names no capability"));
-        }
-        if (index < 0 || index >= answer.resultCaps.length || answer.resultCaps[index] == null) {
-            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipelined capability is null"));
-        }
-        return answer.resultCaps[index].dup();
+        CapRef ref = new CapRef(answer, java.util.Arrays.copyOf(path, n));
+        return ref.waiting() ? ref : new CapRef(resolve(ref));
+    }
+
+    /** A capability an incoming call carries; receiverAnswer may still wait for its answer. Under the lock. */
+    private CapRef capRef(StructIn descriptor) {
+        if (descriptor.getShort(0) == RpcSchema.CAP_RECEIVER_ANSWER) return answerRef(descriptor.getStruct(0));
+        Capability cap = readCapDescriptor(descriptor);
+        return cap == null ? null : new CapRef(cap);
     }
 
     /** A capability the peer described; the new handle belongs to the caller. Under the lock. */
@@ -429,10 +515,14 @@ public final class RpcConnection implements AutoCloseable {
                     return new BrokenCap(new RpcException(RpcException.Type.FAILED,
                             "capability " + Integer.toUnsignedString(id) + " was never exported or was released"));
                 }
-                return new LocalCap(export.server);
+                return heldCap(export.server);
             }
-            case RpcSchema.CAP_RECEIVER_ANSWER:
-                return answerCap(descriptor.getStruct(0));
+            case RpcSchema.CAP_RECEIVER_ANSWER: {
+                CapRef ref = answerRef(descriptor.getStruct(0));
+                return ref.waiting()
+                        ? new BrokenCap(new RpcException(RpcException.Type.FAILED, "capability of an answer not in yet"))
+                        : resolve(ref);
+            }
             case RpcSchema.CAP_THIRD_PARTY:
                 return new BrokenCap(new RpcException(RpcException.Type.UNIMPLEMENTED, "third-party capabilities are not supported"));
             default:
@@ -524,10 +614,9 @@ public final class RpcConnection implements AutoCloseable {
         if (export.refs > 0) return;
         exports.remove(id);
         exportsByServer.remove(export.server);
-        Server server = export.server;
-        boolean owned = export.owned;
-        // Outside our lock would be nicer, but the release order must stay the order of the messages.
-        server.released(owned);
+        if (export.holds > 0) lingering.add(export);
+        // Under the lock: the release order must stay the order of the messages.
+        maybeReleased(export);
     }
 
     private void handleResolve(StructIn resolve) {
@@ -597,8 +686,9 @@ public final class RpcConnection implements AutoCloseable {
         root.setShort(0, RpcSchema.UNIMPLEMENTED);
         try {
             root.setStruct(0, original);
-        } catch (RuntimeException e) {
-            throw new MalformedMessageException("unknown message kind " + original.getShort(0));
+        } catch (RuntimeException | AssertionError e) {
+            throw new MalformedMessageException("unknown message kind " + original.getShort(0)
+                    + " that cannot be echoed back: " + e.getMessage());
         }
         synchronized (lock) {
             enqueue(message);
@@ -752,6 +842,9 @@ public final class RpcConnection implements AutoCloseable {
             for (ImportEntry entry : imports.values()) entry.localHandles = 0;
             imports.clear();
             released = new ArrayList<>(exportsByServer.values());
+            released.addAll(lingering);
+            lingering.clear();
+            for (ExportEntry export : released) export.releasedCalled = true;
             released.sort((a, b) -> Long.compare(b.sequence, a.sequence));  // newest first
             exports.clear();
             exportsByServer.clear();
@@ -759,8 +852,7 @@ public final class RpcConnection implements AutoCloseable {
             embargoes.clear();
             lock.notifyAll();
         }
-        if (abortReason != null) writeAbortThenClose();
-        else closeStream();
+        writeRemainingThenClose();
         for (PendingCall call : failed) call.fail(reason);
         for (Runnable cancel : cancels) runQuietly(cancel);
         for (ExportEntry export : released) runQuietly(() -> export.server.released(export.owned));
@@ -771,11 +863,31 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    /** Tries to tell the peer why, without ever blocking on a peer that does not read. */
-    private void writeAbortThenClose() {
-        Thread abortWriter = new Thread(() -> {
+    /**
+     * Writes what is still queued (answers, releases, the Abort that says why) and closes the stream: after
+     * the writer in progress, if any, and never blocking for more than a second on a peer that does not read.
+     */
+    private void writeRemainingThenClose() {
+        synchronized (lock) {
+            if (outbound.isEmpty() && !writing) {
+                closeStream();
+                return;
+            }
+        }
+        Thread last = new Thread(() -> {
             ArrayList<MessageBuilder> batch;
             synchronized (lock) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+                while (writing) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) return;
+                    try {
+                        TimeUnit.NANOSECONDS.timedWait(lock, left);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                writing = true;
                 batch = new ArrayList<>(outbound);
                 outbound.clear();
             }
@@ -784,20 +896,18 @@ public final class RpcConnection implements AutoCloseable {
                 for (MessageBuilder message : batch) FrameWriter.frame(message, frameParts);
                 stream.write(frameParts.toArray(new ByteBuffer[0]), frameParts.size());
             } catch (IOException | RuntimeException ignored) {
-                // The peer is gone or not reading; the abort was best effort.
+                // The peer is gone or not reading: these last messages were best effort.
+            } finally {
+                synchronized (lock) {
+                    writing = false;
+                    lock.notifyAll();
+                }
             }
-        }, "capnp-abort-" + name);
-        abortWriter.setDaemon(true);
-        synchronized (lock) {
-            if (writing) {
-                closeStream();
-                return;
-            }
-            writing = true;
-        }
-        abortWriter.start();
+        }, "capnp-last-write-" + name);
+        last.setDaemon(true);
+        last.start();
         try {
-            abortWriter.join(1000);
+            last.join(1500);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -872,7 +982,7 @@ public final class RpcConnection implements AutoCloseable {
         Capability[] resultCaps = new Capability[0];
         int[] resultExports = new int[0];
         RpcException error;
-        final List<Runnable> waiting = new ArrayList<>(0);
+        final List<ParkedCall> waiting = new ArrayList<>(0);
         List<Runnable> cancelActions;
 
         Answer(int id) {
@@ -890,20 +1000,35 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    private static long exportSequence;
+    private long exportSequence;  // guarded by the lock
 
-    private static final class ExportEntry {
+    private final class ExportEntry implements LocalCap.Hold {
         final Server server;
         final long sequence;
         int id;
         long refs;
+        int holds;
         boolean owned;
+        boolean releasedCalled;
+
+        @Override
+        public void acquire() {
+            synchronized (lock) {
+                holds++;
+            }
+        }
+
+        @Override
+        public void release() {
+            synchronized (lock) {
+                holds--;
+                if (!closed) maybeReleased(this);
+            }
+        }
 
         ExportEntry(Server server) {
             this.server = server;
-            synchronized (ExportEntry.class) {
-                this.sequence = exportSequence++;
-            }
+            this.sequence = exportSequence++;
         }
     }
 
@@ -1028,6 +1153,7 @@ public final class RpcConnection implements AutoCloseable {
         @Override
         PendingCall send(OutgoingCall outgoing) {
             Capability target;
+            PendingCall pipelined;
             synchronized (lock) {
                 if (closed) throw new IllegalStateException("call on a released capability");
                 if (embargoed) {
@@ -1040,6 +1166,7 @@ public final class RpcConnection implements AutoCloseable {
                     return stand;
                 }
                 target = resolution;
+                pipelined = null;
                 if (target == null) {
                     if (RpcConnection.this.closed) {
                         outgoing.closeCaps();
@@ -1048,8 +1175,13 @@ public final class RpcConnection implements AutoCloseable {
                         return failed;
                     }
                     sentCalls++;
-                    return sendCall(outgoing, null, questionId, path);
+                    // Queued under the lock so that the question cannot be finished first; written below.
+                    pipelined = sendCall(outgoing, null, questionId, path);
                 }
+            }
+            if (target == null) {
+                flush();
+                return pipelined;
             }
             return target.send(outgoing);
         }
@@ -1094,6 +1226,8 @@ public final class RpcConnection implements AutoCloseable {
         private StructOut results;
         private final ArrayList<Capability> resultCaps = new ArrayList<>(1);
         private boolean answered;
+        private boolean ownedResults = true;  // a result object belongs to the caller; the bootstrap does not
+        Capability target;                    // the object called: held until the call is answered
 
         NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps) {
             this.answer = answer;
@@ -1140,6 +1274,7 @@ public final class RpcConnection implements AutoCloseable {
             payload = out.body.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
             payload.setCapIndex(0, 0);
             resultCaps.add(cap);
+            ownedResults = false;
             answer(null);
         }
 
@@ -1151,6 +1286,9 @@ public final class RpcConnection implements AutoCloseable {
 
         @Override
         public void returnException(Throwable error) {
+            synchronized (lock) {
+                if (answered) return;  // a failure after answering (say, while writing) has nobody to go to
+            }
             RpcException rpc = toRpc(error);
             Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, rpc.reason().length() + 32);
             message = out.message;
@@ -1167,13 +1305,12 @@ public final class RpcConnection implements AutoCloseable {
         }
 
         private void answer(RpcException error) {
-            List<Runnable> waiting;
+            List<Prepared> ready = new ArrayList<>(0);
             synchronized (lock) {
                 if (answered) throw new IllegalStateException("call already answered");
                 answered = true;
                 if (RpcConnection.this.closed) {
                     for (Capability cap : resultCaps) if (cap != null) cap.close();
-                    waiting = List.of();
                 } else {
                     Capability[] caps = resultCaps.toArray(new Capability[0]);
                     if (error == null) {
@@ -1185,18 +1322,27 @@ public final class RpcConnection implements AutoCloseable {
                     answer.returned = true;
                     answer.cancelActions = null;
                     enqueue(message);
-                    if (answer.finished) removeAnswer(answer);
-                    waiting = new ArrayList<>(answer.waiting);
+                    // Calls pipelined on this answer take their capabilities before it can be forgotten.
+                    for (ParkedCall parked : answer.waiting) {
+                        Prepared prepared = parked.prepareOrPark();
+                        if (prepared != null) ready.add(prepared);
+                    }
                     answer.waiting.clear();
+                    if (answer.finished) removeAnswer(answer);
                 }
                 // The parameters' capabilities were lent for the call only.
+                if (target != null) target.close();
+                target = null;
                 for (int i = 0; i < paramCaps.length; i++) {
                     if (paramCaps[i] != null) paramCaps[i].close();
                     paramCaps[i] = null;
                 }
             }
-            for (Runnable call : waiting) call.run();
-            flush();
+            try {
+                for (Prepared prepared : ready) prepared.deliver();
+            } finally {
+                flush();
+            }
         }
 
         private int[] writeResultCaps(Capability[] caps) {
@@ -1205,7 +1351,7 @@ public final class RpcConnection implements AutoCloseable {
             int[] exported = new int[caps.length];
             int n = 0;
             for (int i = 0; i < caps.length; i++) {
-                int export = writeCapDescriptor(table.get(i), caps[i], true);
+                int export = writeCapDescriptor(table.get(i), caps[i], ownedResults);
                 if (export >= 0) exported[n++] = export;
             }
             return java.util.Arrays.copyOf(exported, n);

@@ -107,6 +107,7 @@ final class ServerDispatch implements Server {
             if (m.result != null) m.result.write(results, result, caps);
             call.returnResults();
         } catch (Throwable e) {
+            if (Boolean.getBoolean("bitcoinmp.debug")) e.printStackTrace();
             call.returnException(e);
             if (e instanceof Error error && !(e instanceof StackOverflowError)) throw error;
         } finally {
