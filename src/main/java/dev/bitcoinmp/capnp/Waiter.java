@@ -11,8 +11,8 @@ import java.util.function.BooleanSupplier;
 public final class Waiter {
 
     private static final ThreadLocal<Waiter> CURRENT = ThreadLocal.withInitial(Waiter::new);
-    /** Spin briefly before parking: on few cores a hand-off that parks costs far more than this. */
-    private static final int SPIN = Integer.getInteger("bitcoinmp.waiter.spin", 2000);
+    /** Spins before parking (off by default: on two cores a spinning waiter takes the CPU its answer needs). */
+    private static final int SPIN = Integer.getInteger("bitcoinmp.waiter.spin", 0);
 
     private final Thread owner = Thread.currentThread();
     private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();

@@ -157,7 +157,8 @@ abstract class Codec {
 
         @Override
         int sizeHint(Object v) {
-            return v == null ? 0 : ((String) v).length() * 3 + 8;
+            // Exact for ASCII; longer UTF-8 text spills into a second segment rather than over-allocating.
+            return v == null ? 0 : ((String) v).length() + 8;
         }
     }
 

@@ -11,7 +11,14 @@ public final class EchoChild {
 
     public static void main(String[] args) throws Exception {
         int fd = Integer.parseInt(args[0]);
-        Init init = new Init() {
+        MpConnection connection = MpConnection.serve(new FdStream(fd), echoingInit(), Init.class, "echo-child");
+        connection.awaitEnd(Long.MAX_VALUE, java.util.concurrent.TimeUnit.DAYS);
+        System.exit(0);
+    }
+
+    /** An Init whose Echo objects give back what they are given. */
+    static Init echoingInit() {
+        return new Init() {
             @Override
             public Echo makeEcho() {
                 return new Echo() {
@@ -25,8 +32,5 @@ public final class EchoChild {
                 };
             }
         };
-        MpConnection connection = MpConnection.serve(new FdStream(fd), init, Init.class, "echo-child");
-        connection.awaitEnd(Long.MAX_VALUE, java.util.concurrent.TimeUnit.DAYS);
-        System.exit(0);
     }
 }

@@ -72,6 +72,11 @@ public final class CppPeer {
     private CppPeer() {}
 
     /** Skips the calling test (or class) when the toolchain for the peer is not installed. */
+    /** Builds the peer for scripts (the benchmark) and prints its path. */
+    public static void main(String[] args) {
+        System.out.println(binary());
+    }
+
     public static void assumeAvailable() {
         String missing = missingTools();
         Assumptions.assumeTrue(missing == null,

@@ -51,6 +51,10 @@ class MpConnectionTest {
                 String big = "x".repeat(100_000);
                 assertEquals(big, echo.echo(big));
                 assertEquals("ünïcödé ✓", echo.echo("ünïcödé ✓"));
+                // Three bytes a character: more than the message's first segment was sized for, so the
+                // text goes out in a second segment (a multi-segment frame both ways).
+                String wide = "✓".repeat(50_000);
+                assertEquals(wide, echo.echo(wide));
             }
             assertTrue(events.lines.contains("destroy echo"));
             // Calls ran on a server thread named after the client's thread, not on the reader.
