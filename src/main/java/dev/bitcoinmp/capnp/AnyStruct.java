@@ -25,7 +25,15 @@ final class AnyStruct extends StructFactory<StructOut, StructIn> {
         this.size = new StructSize((short) dataWords, (short) pointerCount);
     }
 
+    /** Factories for the small sizes almost every struct has, made once: no lookup garbage per message. */
+    private static final AnyStruct[][] SMALL = new AnyStruct[16][16];
+
+    static {
+        for (int d = 0; d < 16; d++) for (int p = 0; p < 16; p++) SMALL[d][p] = new AnyStruct(d, p);
+    }
+
     static AnyStruct builderOf(int dataWords, int pointerCount) {
+        if (dataWords < 16 && pointerCount < 16) return SMALL[dataWords][pointerCount];
         return BY_SIZE.computeIfAbsent(dataWords << 16 | pointerCount, k -> new AnyStruct(dataWords, pointerCount));
     }
 

@@ -56,6 +56,7 @@ public final class RpcConnection implements AutoCloseable {
     private ArrayList<MessageBuilder> spare = new ArrayList<>();
     private boolean writing;
     private ByteBuffer[] writeBuffers = new ByteBuffer[8];
+    private ByteBuffer[] headers = new ByteBuffer[4];   // frame headers, reused by whoever is writing
     private final ArrayList<ByteBuffer> frameParts = new ArrayList<>();
     private Thread writer;
 
@@ -209,7 +210,8 @@ public final class RpcConnection implements AutoCloseable {
             }
             try {
                 frameParts.clear();
-                for (MessageBuilder message : batch) FrameWriter.frame(message, frameParts);
+                if (headers.length < batch.size()) headers = java.util.Arrays.copyOf(headers, batch.size() * 2);
+                for (int i = 0; i < batch.size(); i++) headers[i] = FrameWriter.frame(batch.get(i), frameParts, headers[i]);
                 if (writeBuffers.length < frameParts.size()) writeBuffers = new ByteBuffer[frameParts.size() * 2];
                 ByteBuffer[] parts = frameParts.toArray(writeBuffers);
                 stream.write(parts, frameParts.size());
@@ -321,8 +323,13 @@ public final class RpcConnection implements AutoCloseable {
                 // take it away, and a malformed reference is found while the message is at hand.
                 CapRef targetRef = targetRef(target);
                 CapRef[] capRefs = new CapRef[capTable.size()];
-                for (int i = 0; i < capRefs.length; i++) capRefs[i] = capRef(capTable.get(i));
                 ParkedCall parked = new ParkedCall(answer, interfaceId, methodId, payload.getStruct(0), targetRef, capRefs);
+                try {
+                    for (int i = 0; i < capRefs.length; i++) capRefs[i] = capRef(capTable.get(i));
+                } catch (RuntimeException e) {
+                    parked.drop();   // a malformed descriptor: what was taken before it is let go
+                    throw e;
+                }
                 ready = parked.prepareOrPark();
             }
         }
@@ -349,7 +356,12 @@ public final class RpcConnection implements AutoCloseable {
         }
 
         boolean waiting() {
-            return answer != null && !answer.returned;
+            return answer != null && (!answer.returned || answer.delivering);
+        }
+
+        /** Waiting, unless for {@code ready}, whose parked calls are being handed out. */
+        boolean waitingFor(Answer ready) {
+            return waiting() && answer != ready;
         }
     }
 
@@ -371,14 +383,24 @@ public final class RpcConnection implements AutoCloseable {
             this.caps = caps;
         }
 
+        /** Lets go of the capabilities taken when the call arrived. Under the lock. */
+        void drop() {
+            if (target.cap != null) target.cap.close();
+            for (CapRef ref : caps) if (ref != null && ref.cap != null) ref.cap.close();
+        }
+
         /** Ready to deliver, or parked on the first answer it still waits for (then null). Under the lock. */
         Prepared prepareOrPark() {
-            if (target.waiting()) {
+            return prepareOrPark(null);
+        }
+
+        Prepared prepareOrPark(Answer ready) {
+            if (target.waitingFor(ready)) {
                 target.answer.waiting.add(this);
                 return null;
             }
             for (CapRef ref : caps) {
-                if (ref != null && ref.waiting()) {
+                if (ref != null && ref.waitingFor(ready)) {
                     ref.answer.waiting.add(this);
                     return null;
                 }
@@ -832,6 +854,13 @@ public final class RpcConnection implements AutoCloseable {
                 if (question != null) failed.add(question.call);
             }
             questions.clear();
+            List<ParkedCall> neverRun = new ArrayList<>();
+            for (Answer answer : answers.values()) {
+                neverRun.addAll(answer.waiting);
+                answer.waiting.clear();
+            }
+            // Calls still waiting for an answer never run: what they hold is let go now.
+            for (ParkedCall parked : neverRun) parked.drop();
             for (Answer answer : answers.values()) {
                 answer.canceled = true;
                 if (answer.cancelActions != null) cancels.addAll(answer.cancelActions);
@@ -841,9 +870,13 @@ public final class RpcConnection implements AutoCloseable {
             answers.clear();
             for (ImportEntry entry : imports.values()) entry.localHandles = 0;
             imports.clear();
-            released = new ArrayList<>(exportsByServer.values());
-            released.addAll(lingering);
-            lingering.clear();
+            // Objects that running calls still use are released when those calls end.
+            released = new ArrayList<>();
+            for (ExportEntry export : exportsByServer.values()) {
+                export.refs = 0;
+                if (export.holds > 0) lingering.add(export);
+                else released.add(export);
+            }
             for (ExportEntry export : released) export.releasedCalled = true;
             released.sort((a, b) -> Long.compare(b.sequence, a.sequence));  // newest first
             exports.clear();
@@ -975,6 +1008,7 @@ public final class RpcConnection implements AutoCloseable {
     private static final class Answer {
         final int id;
         boolean returned;
+        boolean delivering;     // returned, its parked calls being handed out, its Return held back
         boolean finished;
         boolean canceled;
         boolean releaseResultCaps;
@@ -1022,7 +1056,7 @@ public final class RpcConnection implements AutoCloseable {
         public void release() {
             synchronized (lock) {
                 holds--;
-                if (!closed) maybeReleased(this);
+                maybeReleased(this);
             }
         }
 
@@ -1306,6 +1340,7 @@ public final class RpcConnection implements AutoCloseable {
 
         private void answer(RpcException error) {
             List<Prepared> ready = new ArrayList<>(0);
+            MessageBuilder heldBack = null;
             synchronized (lock) {
                 if (answered) throw new IllegalStateException("call already answered");
                 answered = true;
@@ -1321,13 +1356,15 @@ public final class RpcConnection implements AutoCloseable {
                     answer.error = error;
                     answer.returned = true;
                     answer.cancelActions = null;
-                    enqueue(message);
-                    // Calls pipelined on this answer take their capabilities before it can be forgotten.
-                    for (ParkedCall parked : answer.waiting) {
-                        Prepared prepared = parked.prepareOrPark();
-                        if (prepared != null) ready.add(prepared);
+                    // Calls pipelined on this answer take their capabilities before it can be forgotten, and
+                    // reach their threads before the peer can see the Return (and send calls that overtake them).
+                    if (answer.waiting.isEmpty()) {
+                        enqueue(message);
+                    } else {
+                        heldBack = message;
+                        answer.delivering = true;
+                        ready = prepareParked(answer);
                     }
-                    answer.waiting.clear();
                     if (answer.finished) removeAnswer(answer);
                 }
                 // The parameters' capabilities were lent for the call only.
@@ -1339,10 +1376,33 @@ public final class RpcConnection implements AutoCloseable {
                 }
             }
             try {
-                for (Prepared prepared : ready) prepared.deliver();
+                while (true) {
+                    for (Prepared prepared : ready) prepared.deliver();
+                    if (heldBack == null) break;
+                    synchronized (lock) {
+                        ready = prepareParked(answer);   // calls that came in while we delivered
+                        if (ready.isEmpty()) {
+                            answer.delivering = false;
+                            enqueue(heldBack);
+                            heldBack = null;
+                        }
+                    }
+                }
             } finally {
                 flush();
             }
+        }
+
+        /** The calls parked on {@code answer} that are now ready, in arrival order. Under the lock. */
+        private List<Prepared> prepareParked(Answer answer) {
+            List<ParkedCall> parked = new ArrayList<>(answer.waiting);
+            answer.waiting.clear();
+            List<Prepared> ready = new ArrayList<>(parked.size());
+            for (ParkedCall call : parked) {
+                Prepared prepared = call.prepareOrPark(answer);
+                if (prepared != null) ready.add(prepared);
+            }
+            return ready;
         }
 
         private int[] writeResultCaps(Capability[] caps) {

@@ -55,12 +55,31 @@ public final class Waiter {
     }
 
     /**
+     * Starts taking posted tasks, before a call is sent, so that a callback the call causes is never
+     * missed; {@link #leave()} ends it. Pairs nest.
+     */
+    public void enter() {
+        if (Thread.currentThread() != owner) throw new IllegalStateException("enter on another thread's waiter");
+        synchronized (this) { depth++; }
+    }
+
+    /** Ends an {@link #enter()}; tasks still queued when the last one ends run here before it returns. */
+    public void leave() {
+        Runnable[] leftover;
+        synchronized (this) {
+            depth--;
+            leftover = depth == 0 ? tasks.toArray(Runnable[]::new) : new Runnable[0];
+            if (depth == 0) tasks.clear();
+        }
+        for (Runnable task : leftover) task.run();
+    }
+
+    /**
      * Runs posted tasks until {@code done} is true. Only the owner thread may call it. Tasks that were
      * posted before {@code done} became true still run before it returns.
      */
     public void await(BooleanSupplier done) {
-        if (Thread.currentThread() != owner) throw new IllegalStateException("await on another thread's waiter");
-        synchronized (this) { depth++; }
+        enter();
         boolean interrupted = false;
         try {
             int spins = 0;
@@ -87,13 +106,7 @@ public final class Waiter {
             }
         } finally {
             if (interrupted) owner.interrupt();
-            Runnable[] leftover;
-            synchronized (this) {
-                depth--;
-                leftover = depth == 0 ? tasks.toArray(Runnable[]::new) : new Runnable[0];
-                if (depth == 0) tasks.clear();
-            }
-            for (Runnable task : leftover) task.run();
+            leave();
         }
     }
 }

@@ -6,6 +6,7 @@ import dev.bitcoinmp.capnp.PendingCall;
 import dev.bitcoinmp.capnp.Response;
 import dev.bitcoinmp.capnp.RpcException;
 import dev.bitcoinmp.capnp.StructOut;
+import dev.bitcoinmp.capnp.Waiter;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 
@@ -67,6 +68,17 @@ final class ProxyHandler implements InvocationHandler {
     }
 
     private Object call(MethodSchema m, Object[] args) {
+        // Callbacks caused by this call may arrive before we wait: take them from before it is sent.
+        Waiter waiter = Waiter.current();
+        waiter.enter();
+        try {
+            return send(m, args);
+        } finally {
+            waiter.leave();
+        }
+    }
+
+    private Object send(MethodSchema m, Object[] args) {
         OutgoingCall outgoing = cap.newCall(m.interfaceId, m.ordinal, m.paramWords, m.paramPointers, m.paramSizeHint(args));
         StructOut params = outgoing.params();
         Codec.Caps caps = new OutgoingCaps(outgoing, connection);
