@@ -51,11 +51,13 @@ class SpawnedProcessTest {
             // bash, not sh: dash cannot redirect descriptors above 9, and a JVM's are usually higher.
             SpawnedProcess child = SpawnedProcess.spawn(List.of("sleep", "30"), n);
             try {
-                // posix_spawn returns after the exec, so the descriptor table is final.
-                Set<Integer> fds;
-                try (Stream<Path> list = Files.list(Path.of("/proc/" + child.pid() + "/fd"))) {
-                    fds = list.map(p -> Integer.parseInt(p.getFileName().toString()))
-                            .collect(Collectors.toCollection(TreeSet::new));
+                // posix_spawn returns after the exec; the program may still open a file or two while it
+                // starts (sleep reads its locale), but an inherited descriptor would stay: wait for quiet.
+                Set<Integer> fds = childFds(child);
+                long deadline = System.nanoTime() + 2_000_000_000L;
+                while (!fds.equals(Set.of(0, 1, 2, n)) && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                    fds = childFds(child);
                 }
                 assertEquals(Set.of(0, 1, 2, n), fds);
                 assertEquals(Files.readSymbolicLink(Path.of("/proc/self/fd/" + n)),
@@ -149,5 +151,12 @@ class SpawnedProcessTest {
             // the child's end closes when it exits
         }
         return new String(dst.array(), 0, dst.position(), StandardCharsets.UTF_8);
+    }
+
+    private static Set<Integer> childFds(SpawnedProcess child) throws java.io.IOException {
+        try (Stream<Path> list = Files.list(Path.of("/proc/" + child.pid() + "/fd"))) {
+            return list.map(p -> Integer.parseInt(p.getFileName().toString()))
+                    .collect(Collectors.toCollection(TreeSet::new));
+        }
     }
 }
