@@ -1,0 +1,50 @@
+package dev.bitcoinmp.node;
+
+import dev.bitcoinmp.ipc.FdStream;
+import dev.bitcoinmp.ipc.IpcProcess;
+import dev.bitcoinmp.ipc.Protocol;
+import java.util.OptionalInt;
+
+/**
+ * Entry point of {@code bitcoind} and {@code bitcoin-node} (the launcher sets {@code bitcoinmp.exe} and passes
+ * its own path, as invoked, in {@code bitcoinmp.argv0}). Spawned as {@code bitcoin-node -ipcfd N}, it serves
+ * {@link NodeInit} on N and exits 0 when its parent goes away, loading nothing of the node (no HTTP, no JSON).
+ */
+public final class NodeMain {
+    private NodeMain() {}
+
+    public static void main(String[] args) {
+        String exe = System.getProperty("bitcoinmp.exe", "bitcoind");
+        boolean hasIpc = exe.equals("bitcoin-node");
+        if (hasIpc) {
+            OptionalInt fd;
+            try {
+                fd = IpcProcess.checkSpawned(args);
+            } catch (IllegalArgumentException e) {
+                System.err.println("Error: " + e.getMessage());
+                System.exit(1);
+                return;
+            }
+            if (fd.isPresent()) {
+                serveParent(exe, fd.getAsInt());
+                System.exit(0);
+            }
+        }
+        int code;
+        try {
+            code = new Node(exe, hasIpc, System.getProperty("bitcoinmp.argv0", exe), args).run();
+        } catch (StartupError e) {
+            System.err.println(e.getMessage());
+            code = 1;
+        }
+        System.exit(code);
+    }
+
+    private static void serveParent(String exe, int fd) {
+        try {
+            new Protocol(exe).serve(new FdStream(fd), new NodeInit(), "parent");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
