@@ -5,4 +5,7 @@ self=$(readlink -f -- "$0")
 home=$(dirname -- "$(dirname -- "$self")")
 java=${BITCOINMP_JAVA:-@JAVA@}
 opts=$(grep -v '^[[:space:]]*#' "$home/config/jvm.options" 2>/dev/null | tr '\n' ' ')
-exec "$java" $opts -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" dev.bitcoinmp.node.NodeMain "$@"
+# A spawned child starts from the AOT cache the build trained (a plain start if there is none).
+aot=""
+if [ "$1" = "-ipcfd" ] && [ -f "$home/lib/bitcoin-node.aot" ]; then aot="-XX:AOTCache=$home/lib/bitcoin-node.aot"; fi
+exec "$java" $opts $aot $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" dev.bitcoinmp.node.NodeMain "$@"
