@@ -100,7 +100,12 @@ final class Node {
             } catch (IllegalArgumentException e) {
                 throw new StartupError("Error: " + e.getMessage());
             }
-            RpcHttpServer server = new RpcHttpServer(config, auth, dispatcher[0], info);
+            RpcHttpServer server;
+            try {
+                server = new RpcHttpServer(config, auth, dispatcher[0], info);
+            } catch (IllegalArgumentException e) {
+                throw new StartupError("Error: " + e.getMessage());   // an invalid -rpcallowip, say
+            }
             try {
                 server.start();
             } catch (IOException e) {
