@@ -18,12 +18,22 @@ public abstract sealed class Capability implements AutoCloseable
         return new BrokenCap(error);
     }
 
-    /** Starts a call: fill {@link OutgoingCall#params()}, then {@link OutgoingCall#send()}. */
+    /**
+     * Starts a call: fill {@link OutgoingCall#params()}, then {@link OutgoingCall#send()}. {@code sizeHint}
+     * is what the parameters need beyond their struct, in bytes: what they point to and, if they carry
+     * capabilities, the capability table (8 + 16 per entry). The message's first segment is sized by it;
+     * what does not fit goes into further segments.
+     */
     public final OutgoingCall newCall(long interfaceId, int methodId, int dataWords, int pointerCount, int sizeHint) {
         return new OutgoingCall(this, interfaceId, methodId, dataWords, pointerCount, sizeHint);
     }
 
     abstract PendingCall send(OutgoingCall call);
+
+    /** The connection this capability's calls go out on (where their messages come from), or null. */
+    RpcConnection connection() {
+        return null;
+    }
 
     /** The object behind this capability if it lives in this process (resolved promises included), else null. */
     public abstract Server localServer();

@@ -21,7 +21,10 @@ public abstract sealed class IncomingCall permits LocalIncomingCall, RpcConnecti
     /** The connection the call came from; null for a call from this process. */
     public abstract RpcConnection connection();
 
-    /** Starts the results; call once, then fill it and {@link #returnResults()}. */
+    /**
+     * Starts the results; call once, then fill it and {@link #returnResults()}. {@code sizeHint} is what they
+     * need beyond their struct, in bytes, as for {@link Capability#newCall}.
+     */
     public abstract StructOut initResults(int dataWords, int pointerCount, int sizeHint);
 
     /** Adds {@code cap} to the results' table; the call takes its own handle. */

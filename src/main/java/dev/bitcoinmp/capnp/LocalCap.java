@@ -41,7 +41,9 @@ final class LocalCap extends Capability {
 
     @Override
     public Capability dup() {
-        if (hold != null) hold.acquire();
+        // Without a hold, closing a handle does nothing: every handle can be this one.
+        if (hold == null) return this;
+        hold.acquire();
         return new LocalCap(server, hold);
     }
 

@@ -25,7 +25,7 @@ final class LocalIncomingCall extends IncomingCall {
 
     @Override
     public Capability paramCap(int index) {
-        return index >= 0 && index < call.caps.size() ? call.caps.get(index) : null;
+        return index >= 0 && index < call.capCount() ? call.cap(index) : null;
     }
 
     @Override

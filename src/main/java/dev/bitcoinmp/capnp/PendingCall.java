@@ -10,6 +10,10 @@ public final class PendingCall {
 
     final RpcConnection connection;   // null for a call to an object of this process
     volatile int questionId = -1;
+    // The exports the parameters' capability table names ([0, paramExportCount)): released if the Return
+    // says so. Guarded by the connection's lock.
+    int[] paramExports;
+    int paramExportCount;
     private volatile boolean done;
     private StructIn payload;     // content (the results) at pointer 0
     private Capability[] caps = NO_CAPS;
@@ -35,7 +39,7 @@ public final class PendingCall {
         if (!done) {
             Waiter w = Waiter.current();
             waiter = w;
-            if (!done) w.await(this::isDone);
+            if (!done) w.await(this);
         }
         if (connection != null) connection.flush();
         synchronized (this) {
@@ -58,7 +62,7 @@ public final class PendingCall {
             // A call to an object of this process gains nothing from pipelining: wait for it here.
             Waiter w = Waiter.current();
             waiter = w;
-            w.await(this::isDone);
+            w.await(this);
             return resultCap(path);
         }
         return connection.promiseCap(this, path);

@@ -1,20 +1,17 @@
 package dev.bitcoinmp.capnp;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import org.capnproto.MessageBuilder;
-import org.capnproto.MessageReader;
+import org.capnproto.BuilderArena;
 import org.capnproto.StructList;
 
 /**
@@ -32,7 +29,8 @@ public final class RpcConnection implements AutoCloseable {
             AnyStruct.listOf(RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
     private static final StructList.Factory<StructOut, StructIn> OP_LIST =
             AnyStruct.listOf(RpcSchema.OP_WORDS, RpcSchema.OP_PTRS);
-    private static final AnyStruct MESSAGE = AnyStruct.builderOf(RpcSchema.MESSAGE_WORDS, RpcSchema.MESSAGE_PTRS);
+    private static final Capability[] NO_CAPS = new Capability[0];
+    private static final int[] NO_IDS = new int[0];
 
     private final Stream stream;
     private final FrameReader frames;
@@ -42,22 +40,20 @@ public final class RpcConnection implements AutoCloseable {
     private final Object lock = new Object();
 
     // Tables. Questions and exports are numbered here (lowest free first); answers and imports by the peer.
-    private final IdTable<Question> questions = new IdTable<>();
-    private final Map<Integer, Answer> answers = new HashMap<>();
-    private final Map<Integer, ImportEntry> imports = new HashMap<>();
+    private final IdTable<PendingCall> questions = new IdTable<>();
+    private final IntMap<Answer> answers = new IntMap<>();
+    private final IntMap<ImportEntry> imports = new IntMap<>();
     private final IdTable<ExportEntry> exports = new IdTable<>();
     private final Map<Server, ExportEntry> exportsByServer = new IdentityHashMap<>();
     private final Map<Integer, PromiseCap> embargoes = new HashMap<>();
     private final java.util.Set<ExportEntry> lingering = new java.util.HashSet<>();  // released by the peer, held by calls
     private int nextEmbargo;
 
-    // Outgoing messages, written in this order.
-    private ArrayList<MessageBuilder> outbound = new ArrayList<>();
-    private ArrayList<MessageBuilder> spare = new ArrayList<>();
+    // Outgoing messages, written in this order (see frame for what an entry is).
+    private Outbox outbound = new Outbox();
+    private Outbox spare = new Outbox();
     private boolean writing;
-    private ByteBuffer[] writeBuffers = new ByteBuffer[8];
-    private ByteBuffer[] headers = new ByteBuffer[4];   // frame headers, reused by whoever is writing
-    private final ArrayList<ByteBuffer> frameParts = new ArrayList<>();
+    private final FrameWriter frameWriter = new FrameWriter();   // used by whoever is writing
     private Thread writer;
 
     private final Thread reader;
@@ -129,11 +125,11 @@ public final class RpcConnection implements AutoCloseable {
         Capability cap;
         synchronized (lock) {
             if (closed) return new BrokenCap(closeReason);
-            int id = questions.add(new Question(pending));
+            int id = questions.add(pending);
             pending.questionId = id;
-            Outbound out = Outbound.of(RpcSchema.BOOTSTRAP, RpcSchema.BOOTSTRAP_WORDS, RpcSchema.BOOTSTRAP_PTRS, 0);
-            out.body.setInt(0, id);
-            enqueue(out.message);
+            StructOut out = Messages.newMessage(RpcSchema.BOOTSTRAP, RpcSchema.BOOTSTRAP_WORDS, RpcSchema.BOOTSTRAP_PTRS, 0);
+            out.setInt(0, id);
+            enqueue(out);
             cap = new PromiseCap(pending, id, new short[0]);
         }
         pending.release();
@@ -156,8 +152,93 @@ public final class RpcConnection implements AutoCloseable {
 
     // ---------------------------------------------------------------- writing
 
-    private void enqueue(MessageBuilder message) {
-        if (!closed) outbound.add(message);
+    // The queue's entries. Under the lock.
+
+    /** Queues the message {@code part} is a struct of (any struct of it: they share the message's arena). */
+    private void enqueue(StructOut part) {
+        if (!closed) outbound.add(part.arena());
+    }
+
+    /** Queues a Finish or a Release, by its data word (see {@link SmallMessage}). */
+    private void enqueueSmall(short tag, long data) {
+        if (!closed) outbound.addSmall(tag, data);
+    }
+
+    /** Queues the Call message of {@code call}: reused once written (see {@link #afterWrite}). */
+    private void enqueueCall(OutgoingCall call) {
+        if (!closed) outbound.add(call);
+    }
+
+    /** Queues the Return of {@code answer}: reused once written and the answer is finished. */
+    private void enqueueReturn(Answer answer) {
+        if (!closed) outbound.add(answer);
+    }
+
+    /** Adds the frames of {@code batch} to the frame writer. By the writing thread. */
+    private void frame(Outbox batch) {
+        for (int i = 0; i < batch.size(); i++) {
+            switch (batch.message(i)) {
+                case null -> frameWriter.addSmall(batch.smallTag(i), batch.smallData(i));
+                case BuilderArena built -> frameWriter.add(built);
+                case OutgoingCall call -> frameWriter.add(call.call.arena());
+                case Answer answer -> frameWriter.add(answer.returnMessage);
+                default -> throw new IllegalStateException("not a message: " + batch.message(i));
+            }
+        }
+    }
+
+    /** The messages of {@code batch} were written: Calls, and Returns already finished, are reused. Under the lock. */
+    private void afterWrite(Outbox batch) {
+        for (int i = 0; i < batch.size(); i++) {
+            switch (batch.message(i)) {
+                case OutgoingCall call -> recycle(call.call.arena());
+                case Answer answer -> {
+                    answer.returnWritten = true;
+                    if (answer.removed) recycleReturn(answer);
+                }
+                case null, default -> { }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- reused messages
+
+    /**
+     * Messages that were written and that nothing refers to any more, to build others in: the Call and the
+     * Return of a call cost no new buffers. Guarded by itself. A Call message is free once written (the
+     * caller is done with its OutgoingCall when it sends it); a Return once written and its answer finished
+     * (until then calls pipelined on it read its results).
+     */
+    private final java.util.ArrayDeque<BuilderArena> spareMessages = new java.util.ArrayDeque<>();
+    private static final int MAX_SPARE_MESSAGES = 8;
+    private static final int MIN_MESSAGE_WORDS = 32;      // messages that may be reused start this large
+    private static final int MAX_SPARE_WORDS = 512;       // larger first segments are left to the GC
+
+    /** An empty message with a first segment of at least {@code words} words: a spare one, or new. */
+    BuilderArena takeMessage(int words) {
+        synchronized (spareMessages) {
+            BuilderArena spare = spareMessages.peekLast();
+            if (spare != null && Messages.firstSegmentWords(spare) >= words) return spareMessages.pollLast();
+        }
+        return Messages.newArena(Math.max(words, MIN_MESSAGE_WORDS));
+    }
+
+    /** Keeps {@code message}, which nothing refers to any more, for reuse. Under the lock. */
+    private void recycle(BuilderArena message) {
+        if (closed || Messages.firstSegmentWords(message) > MAX_SPARE_WORDS) return;
+        synchronized (spareMessages) {
+            if (spareMessages.size() >= MAX_SPARE_MESSAGES) return;
+            Messages.clear(message);
+            spareMessages.addLast(message);
+        }
+    }
+
+    /** The Return of {@code answer} was written and the answer is finished. Under the lock. */
+    private void recycleReturn(Answer answer) {
+        BuilderArena message = answer.returnMessage;
+        answer.returnMessage = null;
+        answer.returnedPayload = null;
+        if (message != null) recycle(message);
     }
 
     /** Writes queued messages: on this thread, or, on the reader thread, by the writer thread. */
@@ -200,7 +281,7 @@ public final class RpcConnection implements AutoCloseable {
 
     private void drain() {
         while (true) {
-            ArrayList<MessageBuilder> batch;
+            Outbox batch;
             synchronized (lock) {
                 if (writing || outbound.isEmpty()) return;
                 writing = true;
@@ -209,19 +290,17 @@ public final class RpcConnection implements AutoCloseable {
                 spare = batch;
             }
             try {
-                frameParts.clear();
-                if (headers.length < batch.size()) headers = java.util.Arrays.copyOf(headers, batch.size() * 2);
-                for (int i = 0; i < batch.size(); i++) headers[i] = FrameWriter.frame(batch.get(i), frameParts, headers[i]);
-                if (writeBuffers.length < frameParts.size()) writeBuffers = new ByteBuffer[frameParts.size() * 2];
-                ByteBuffer[] parts = frameParts.toArray(writeBuffers);
-                stream.write(parts, frameParts.size());
+                frame(batch);
+                frameWriter.writeTo(stream);
             } catch (IOException | RuntimeException e) {
+                frameWriter.reset();
                 synchronized (lock) { writing = false; }
                 batch.clear();
                 shutdown(RpcException.disconnected("write failed: " + e.getMessage()), null);
                 return;
             }
             synchronized (lock) {
+                afterWrite(batch);
                 batch.clear();
                 writing = false;
                 if (closed) lock.notifyAll();
@@ -235,10 +314,19 @@ public final class RpcConnection implements AutoCloseable {
         RpcException reason = RpcException.disconnected("peer disconnected");
         String abort = null;
         try {
-            while (!closed) {
-                MessageReader message = frames.next();
-                if (message == null) break;
-                handle(message);
+            FrameReader.Receiver receiver = new FrameReader.Receiver() {
+                @Override
+                public void message(InMessage message) {
+                    handle(message);
+                }
+
+                @Override
+                public void small(short tag, long data) {
+                    handleSmall(tag, data);
+                }
+            };
+            while (!closed && frames.next(receiver)) {
+                // each message is handled as it is read
             }
         } catch (PeerAbort e) {
             reason = RpcException.disconnected("peer aborted: " + e.getMessage());
@@ -260,24 +348,33 @@ public final class RpcConnection implements AutoCloseable {
         shutdown(reason, abort);
     }
 
-    private void handle(MessageReader message) {
-        StructIn root = message.getRoot(AnyStruct.READER);
-        short tag = root.getShort(0);
+    private void handle(InMessage message) {
+        short tag = message.tag();
         if (debug != null) debug.accept(name + " <- " + tagName(tag));
         switch (tag) {
-            case RpcSchema.BOOTSTRAP -> handleBootstrap(root.getStruct(0));
-            case RpcSchema.CALL -> handleCall(root.getStruct(0));
-            case RpcSchema.RETURN -> handleReturn(root.getStruct(0));
-            case RpcSchema.FINISH -> handleFinish(root.getStruct(0));
-            case RpcSchema.RELEASE -> handleRelease(root.getStruct(0));
-            case RpcSchema.RESOLVE -> handleResolve(root.getStruct(0));
-            case RpcSchema.DISEMBARGO -> handleDisembargo(root.getStruct(0));
+            case RpcSchema.BOOTSTRAP -> handleBootstrap(message.member());
+            case RpcSchema.CALL -> handleCall(message.member());
+            case RpcSchema.RETURN -> handleReturn(message.member());
+            case RpcSchema.FINISH -> handleFinish(message.member());
+            case RpcSchema.RELEASE -> handleRelease(message.member());
+            case RpcSchema.RESOLVE -> handleResolve(message.member());
+            case RpcSchema.DISEMBARGO -> handleDisembargo(message.member());
             case RpcSchema.ABORT -> {
-                StructIn exception = root.getStruct(0);
+                StructIn exception = message.member();
                 throw new PeerAbort(exception.getText(0));
             }
-            case RpcSchema.UNIMPLEMENTED -> handleUnimplemented(root.getStruct(0));
-            default -> replyUnimplemented(root);
+            case RpcSchema.UNIMPLEMENTED -> handleUnimplemented(message.member());
+            default -> replyUnimplemented(message.root());
+        }
+    }
+
+    /** A Finish or a Release the frame reader read without a message reader (see {@link SmallMessage}). */
+    private void handleSmall(short tag, long data) {
+        if (debug != null) debug.accept(name + " <- " + tagName(tag));
+        switch (tag) {
+            case RpcSchema.FINISH -> handleFinish((int) data, (data & 1L << RpcSchema.FINISH_RELEASE_RESULT_CAPS_BIT) == 0);
+            case RpcSchema.RELEASE -> handleRelease((int) data, (int) (data >>> 32));
+            default -> throw new IllegalArgumentException("not a small message: " + tag);
         }
     }
 
@@ -292,7 +389,7 @@ public final class RpcConnection implements AutoCloseable {
             if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
             Answer answer = new Answer(id);
             answers.put(id, answer);
-            NetworkCall call = new NetworkCall(answer, 0, 0, null, new Capability[0]);
+            NetworkCall call = new NetworkCall(answer, 0, 0, null, NO_CAPS, null);
             if (bootstrap == null) {
                 call.returnException(new RpcException(RpcException.Type.FAILED, "this side offers no bootstrap object"));
             } else {
@@ -309,54 +406,87 @@ public final class RpcConnection implements AutoCloseable {
         short sendTo = call.getShort(RpcSchema.CALL_SEND_TO_SHORT);
         StructIn target = call.getStruct(RpcSchema.CALL_TARGET);
         StructIn payload = call.getStruct(RpcSchema.CALL_PARAMS);
-        StructList.Reader<StructIn> capTable = payload.getList(CAP_LIST, 1);
-        Prepared ready = null;
+        NetworkCall ready = null;
         synchronized (lock) {
             if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
             Answer answer = new Answer(id);
             answers.put(id, answer);
             if (sendTo != 0) {
-                new NetworkCall(answer, interfaceId, methodId, null, new Capability[0]).returnException(
+                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null).returnException(
                         new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
             } else {
-                // Everything the call names is taken now: a later Finish of a question it names must not
-                // take it away, and a malformed reference is found while the message is at hand.
-                CapRef targetRef = targetRef(target);
-                CapRef[] capRefs = new CapRef[capTable.size()];
-                ParkedCall parked = new ParkedCall(answer, interfaceId, methodId, payload.getStruct(0), targetRef, capRefs);
-                try {
-                    for (int i = 0; i < capRefs.length; i++) capRefs[i] = capRef(capTable.get(i));
-                } catch (RuntimeException e) {
-                    parked.drop();   // a malformed descriptor: what was taken before it is let go
-                    throw e;
-                }
-                ready = parked.prepareOrPark();
+                ready = takeCall(answer, interfaceId, methodId, target, payload);
             }
         }
         if (ready != null) ready.deliver();
         flushLater();
     }
 
-    /** A capability an incoming call names: ready, or one of our answers still being computed. */
+    /**
+     * Takes everything an incoming call names, now: a later Finish of a question it names must not take it
+     * away, and a malformed reference is found while the message is at hand. Returns the call if it is
+     * ready, or parks it on the first answer it waits for (then null). Under the lock.
+     */
+    private NetworkCall takeCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload) {
+        StructIn params = payload.getStruct(0);
+        Capability targetCap = null;
+        CapRef targetWait = null;
+        short targetTag = target.getShort(RpcSchema.TARGET_TAG_SHORT);
+        if (targetTag == RpcSchema.TARGET_IMPORTED) {
+            targetCap = importedTarget(target.getInt(0));
+        } else if (targetTag == RpcSchema.TARGET_PROMISED) {
+            CapRef ref = answerRef(target.getStruct(0));
+            if (ref.waiting()) targetWait = ref;
+            else targetCap = resolve(ref);
+        } else {
+            throw new MalformedMessageException("unknown message target " + targetTag);
+        }
+        Capability[] caps = NO_CAPS;
+        CapRef[] capWaits = null;   // for the capabilities of answers not in yet; made only for those
+        try {
+            if (payload.hasPointer(1)) {
+                StructList.Reader<StructIn> capTable = payload.getList(CAP_LIST, 1);
+                int count = capTable.size();
+                caps = count == 0 ? NO_CAPS : new Capability[count];
+                for (int i = 0; i < count; i++) {
+                    StructIn descriptor = capTable.get(i);
+                    if (descriptor.getShort(0) == RpcSchema.CAP_RECEIVER_ANSWER) {
+                        CapRef ref = answerRef(descriptor.getStruct(0));
+                        if (ref.waiting()) {
+                            if (capWaits == null) capWaits = new CapRef[count];
+                            capWaits[i] = ref;
+                        } else {
+                            caps[i] = resolve(ref);
+                        }
+                    } else {
+                        caps[i] = readCapDescriptor(descriptor);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            // A malformed descriptor: what was taken before it is let go.
+            if (targetCap != null) targetCap.close();
+            for (Capability cap : caps) if (cap != null) cap.close();
+            throw e;
+        }
+        if (targetWait == null && capWaits == null) {
+            return new NetworkCall(answer, interfaceId, methodId, params, caps, targetCap);
+        }
+        return new ParkedCall(answer, interfaceId, methodId, params, targetCap, targetWait, caps, capWaits).prepareOrPark(null);
+    }
+
+    /** A capability an incoming call names in one of our answers that is still being computed. */
     private static final class CapRef {
-        final Capability cap;
         final Answer answer;
         final short[] path;
 
-        CapRef(Capability cap) {
-            this.cap = cap;
-            this.answer = null;
-            this.path = null;
-        }
-
         CapRef(Answer answer, short[] path) {
-            this.cap = null;
             this.answer = answer;
             this.path = path;
         }
 
         boolean waiting() {
-            return answer != null && (!answer.returned || answer.delivering);
+            return !answer.returned || answer.delivering;
         }
 
         /** Waiting, unless for {@code ready}, whose parked calls are being handed out. */
@@ -365,79 +495,72 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    /** A call waiting for answers it is pipelined on. Its references are held from the moment it arrived. */
+    /**
+     * A call waiting for answers it is pipelined on. Its references are held from the moment it arrived:
+     * the capabilities taken then, and for the others ({@code targetWait}, the non-null {@code capWaits})
+     * the answers and paths that will give them.
+     */
     private final class ParkedCall {
         final Answer answer;
         final long interfaceId;
         final int methodId;
         final StructIn params;
-        final CapRef target;
-        final CapRef[] caps;
+        final Capability targetCap;
+        final CapRef targetWait;
+        final Capability[] caps;
+        final CapRef[] capWaits;
 
-        ParkedCall(Answer answer, long interfaceId, int methodId, StructIn params, CapRef target, CapRef[] caps) {
+        ParkedCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability targetCap, CapRef targetWait,
+                   Capability[] caps, CapRef[] capWaits) {
             this.answer = answer;
             this.interfaceId = interfaceId;
             this.methodId = methodId;
             this.params = params;
-            this.target = target;
+            this.targetCap = targetCap;
+            this.targetWait = targetWait;
             this.caps = caps;
+            this.capWaits = capWaits;
         }
 
         /** Lets go of the capabilities taken when the call arrived. Under the lock. */
         void drop() {
-            if (target.cap != null) target.cap.close();
-            for (CapRef ref : caps) if (ref != null && ref.cap != null) ref.cap.close();
+            if (targetCap != null) targetCap.close();
+            for (Capability cap : caps) if (cap != null) cap.close();
         }
 
-        /** Ready to deliver, or parked on the first answer it still waits for (then null). Under the lock. */
-        Prepared prepareOrPark() {
-            return prepareOrPark(null);
-        }
-
-        Prepared prepareOrPark(Answer ready) {
-            if (target.waitingFor(ready)) {
-                target.answer.waiting.add(this);
+        /**
+         * The call, ready to deliver, or parked on the first answer it still waits for (then null). Answers
+         * being handed out count as returned only if they are {@code ready}. Under the lock.
+         */
+        NetworkCall prepareOrPark(Answer ready) {
+            if (targetWait != null && targetWait.waitingFor(ready)) {
+                targetWait.answer.park(this);
                 return null;
             }
-            for (CapRef ref : caps) {
-                if (ref != null && ref.waitingFor(ready)) {
-                    ref.answer.waiting.add(this);
-                    return null;
+            if (capWaits != null) {
+                for (CapRef ref : capWaits) {
+                    if (ref != null && ref.waitingFor(ready)) {
+                        ref.answer.park(this);
+                        return null;
+                    }
                 }
+                for (int i = 0; i < caps.length; i++) if (capWaits[i] != null) caps[i] = resolve(capWaits[i]);
             }
-            Capability[] resolved = new Capability[caps.length];
-            for (int i = 0; i < caps.length; i++) resolved[i] = caps[i] == null ? null : resolve(caps[i]);
-            Capability targetCap = resolve(target);
-            NetworkCall call = new NetworkCall(answer, interfaceId, methodId, params, resolved);
-            call.target = targetCap;
-            return new Prepared(call, targetCap);
-        }
-    }
-
-    /** A call whose target and capabilities are known: hand it to its object. */
-    private record Prepared(NetworkCall call, Capability target) {
-        void deliver() {
-            try {
-                switch (target) {
-                    case LocalCap local -> local.server.dispatch(call);
-                    case BrokenCap broken -> call.returnException(broken.error);
-                    default -> call.returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
-                            "the call's target is an object of the caller; calls reflected back are not supported"));
-                }
-            } catch (RuntimeException e) {
-                call.returnException(e);
-            }
+            Capability target = targetWait != null ? resolve(targetWait) : targetCap;
+            return new NetworkCall(answer, interfaceId, methodId, params, caps, target);
         }
     }
 
     /** The capability a returned answer's results hold at {@code path}, as a new handle. Under the lock. */
     private Capability resolve(CapRef ref) {
-        if (ref.answer == null) return ref.cap;
         Answer answer = ref.answer;
         if (answer.error != null) return new BrokenCap(answer.error);
+        StructIn payload = answer.payload();
+        // An answer finished and forgotten (a call still parked on another answer named it) holds nothing.
+        if (payload == null) return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipelined capability is null"));
         int index;
         try {
-            index = PendingCall.walk(answer.payload, ref.path);
+            index = PendingCall.walk(payload, ref.path);
         } catch (RuntimeException e) {
             return new BrokenCap(new RpcException(RpcException.Type.FAILED, "pipeline path names no capability"));
         }
@@ -467,24 +590,22 @@ public final class RpcConnection implements AutoCloseable {
         export.server.released(export.owned);
     }
 
-    /** What a message target names. Under the lock. */
-    private CapRef targetRef(StructIn target) {
-        short tag = target.getShort(RpcSchema.TARGET_TAG_SHORT);
-        if (tag == RpcSchema.TARGET_IMPORTED) {
-            ExportEntry export = exports.get(target.getInt(0));
-            if (export == null) {
-                return new CapRef(new BrokenCap(new RpcException(RpcException.Type.FAILED, "call to capability "
-                        + Integer.toUnsignedString(target.getInt(0)) + " that was never exported or was released")));
-            }
-            return new CapRef(heldCap(export.server));
+    /** The export a message target names (a new handle), or a broken capability. Under the lock. */
+    private Capability importedTarget(int exportId) {
+        ExportEntry export = exports.get(exportId);
+        if (export == null) {
+            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "call to capability "
+                    + Integer.toUnsignedString(exportId) + " that was never exported or was released"));
         }
-        if (tag == RpcSchema.TARGET_PROMISED) return answerRef(target.getStruct(0));
-        throw new MalformedMessageException("unknown message target " + tag);
+        return heldCap(export.server);
     }
 
     /** The capability a target names, ready now (a new handle). Under the lock. */
     private Capability resolveTarget(StructIn target) {
-        CapRef ref = targetRef(target);
+        short tag = target.getShort(RpcSchema.TARGET_TAG_SHORT);
+        if (tag == RpcSchema.TARGET_IMPORTED) return importedTarget(target.getInt(0));
+        if (tag != RpcSchema.TARGET_PROMISED) throw new MalformedMessageException("unknown message target " + tag);
+        CapRef ref = answerRef(target.getStruct(0));
         if (ref.waiting()) return new BrokenCap(new RpcException(RpcException.Type.FAILED, "the answer is not in yet"));
         return resolve(ref);
     }
@@ -502,15 +623,7 @@ public final class RpcConnection implements AutoCloseable {
             if (tag == RpcSchema.OP_GET_POINTER_FIELD) path[n++] = op.getShort(1);
             else if (tag != RpcSchema.OP_NOOP) throw new MalformedMessageException("unknown transform op " + tag);
         }
-        CapRef ref = new CapRef(answer, java.util.Arrays.copyOf(path, n));
-        return ref.waiting() ? ref : new CapRef(resolve(ref));
-    }
-
-    /** A capability an incoming call carries; receiverAnswer may still wait for its answer. Under the lock. */
-    private CapRef capRef(StructIn descriptor) {
-        if (descriptor.getShort(0) == RpcSchema.CAP_RECEIVER_ANSWER) return answerRef(descriptor.getStruct(0));
-        Capability cap = readCapDescriptor(descriptor);
-        return cap == null ? null : new CapRef(cap);
+        return new CapRef(answer, n == path.length ? path : java.util.Arrays.copyOf(path, n));
     }
 
     /** A capability the peer described; the new handle belongs to the caller. Under the lock. */
@@ -558,16 +671,20 @@ public final class RpcConnection implements AutoCloseable {
         short tag = ret.getShort(RpcSchema.RETURN_TAG_SHORT);
         PendingCall pending;
         synchronized (lock) {
-            Question question = questions.get(id);
-            if (question == null) throw new MalformedMessageException("return for unknown question " + id);
-            pending = question.call;
-            if (releaseParamCaps) for (int export : question.paramExports) releaseExport(export, 1);
+            pending = questions.get(id);
+            if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
+            if (releaseParamCaps) {
+                for (int i = 0; i < pending.paramExportCount; i++) releaseExport(pending.paramExports[i], 1);
+            }
             switch (tag) {
                 case RpcSchema.RET_RESULTS -> {
                     StructIn payload = ret.getStruct(0);
-                    StructList.Reader<StructIn> table = payload.getList(CAP_LIST, 1);
-                    Capability[] caps = new Capability[table.size()];
-                    for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(table.get(i));
+                    Capability[] caps = NO_CAPS;
+                    if (payload.hasPointer(1)) {
+                        StructList.Reader<StructIn> table = payload.getList(CAP_LIST, 1);
+                        if (table.size() > 0) caps = new Capability[table.size()];
+                        for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(table.get(i));
+                    }
                     pending.complete(payload, caps);
                 }
                 case RpcSchema.RET_EXCEPTION -> pending.fail(readException(ret.getStruct(0)));
@@ -575,10 +692,7 @@ public final class RpcConnection implements AutoCloseable {
                 default -> pending.fail(new RpcException(RpcException.Type.UNIMPLEMENTED, "unsupported kind of return " + tag));
             }
             // Results are in and pipelined calls now go to the imported capabilities: the question is done.
-            Outbound finish = Outbound.of(RpcSchema.FINISH, RpcSchema.FINISH_WORDS, RpcSchema.FINISH_PTRS, 0);
-            finish.body.setInt(0, id);
-            finish.body.setBool(RpcSchema.FINISH_RELEASE_RESULT_CAPS_BIT, true);  // releaseResultCaps = false
-            enqueue(finish.message);
+            enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
             questions.remove(id);
         }
         if (!pending.hasWaiter()) flushLater();
@@ -591,8 +705,10 @@ public final class RpcConnection implements AutoCloseable {
     }
 
     private void handleFinish(StructIn finish) {
-        int id = finish.getInt(0);
-        boolean releaseResultCaps = !finish.getBool(RpcSchema.FINISH_RELEASE_RESULT_CAPS_BIT);
+        handleFinish(finish.getInt(0), !finish.getBool(RpcSchema.FINISH_RELEASE_RESULT_CAPS_BIT));
+    }
+
+    private void handleFinish(int id, boolean releaseResultCaps) {
         List<Runnable> cancels = null;
         synchronized (lock) {
             Answer answer = answers.get(id);
@@ -603,8 +719,8 @@ public final class RpcConnection implements AutoCloseable {
                 removeAnswer(answer);
             } else {
                 answer.canceled = true;
-                cancels = answer.cancelActions;
-                answer.cancelActions = null;
+                cancels = new ArrayList<>(2);
+                answer.moveCancelActionsTo(cancels);
             }
         }
         if (cancels != null) for (Runnable action : cancels) action.run();
@@ -616,12 +732,16 @@ public final class RpcConnection implements AutoCloseable {
         answers.remove(answer.id);
         if (answer.releaseResultCaps) for (int export : answer.resultExports) releaseExport(export, 1);
         for (Capability cap : answer.resultCaps) if (cap != null) cap.close();
-        answer.resultCaps = new Capability[0];
+        answer.resultCaps = NO_CAPS;
+        answer.removed = true;
+        if (answer.returnWritten) recycleReturn(answer);
     }
 
     private void handleRelease(StructIn release) {
-        int id = release.getInt(0);
-        int count = release.getInt(1);
+        handleRelease(release.getInt(0), release.getInt(1));
+    }
+
+    private void handleRelease(int id, int count) {
         synchronized (lock) {
             if (exports.get(id) == null) throw new MalformedMessageException("release of unknown capability " + id);
             releaseExport(id, count);
@@ -664,13 +784,14 @@ public final class RpcConnection implements AutoCloseable {
                     if (!(cap instanceof ImportCap imported)) {
                         throw new MalformedMessageException("disembargo target does not point back to the sender");
                     }
-                    Outbound out = Outbound.of(RpcSchema.DISEMBARGO, RpcSchema.DISEMBARGO_WORDS, RpcSchema.DISEMBARGO_PTRS, 0);
-                    StructOut target = out.body.initStruct(0, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+                    StructOut out = Messages.newMessage(RpcSchema.DISEMBARGO, RpcSchema.DISEMBARGO_WORDS, RpcSchema.DISEMBARGO_PTRS,
+                            RpcSchema.TARGET_WORDS + RpcSchema.TARGET_PTRS);
+                    StructOut target = out.initStruct(0, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
                     target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_IMPORTED);
                     target.setInt(0, imported.entry.id);
-                    out.body.setShort(RpcSchema.DISEMBARGO_TAG_SHORT, RpcSchema.DIS_RECEIVER_LOOPBACK);
-                    out.body.setInt(0, embargoId);
-                    enqueue(out.message);
+                    out.setShort(RpcSchema.DISEMBARGO_TAG_SHORT, RpcSchema.DIS_RECEIVER_LOOPBACK);
+                    out.setInt(0, embargoId);
+                    enqueue(out);
                 } finally {
                     cap.close();
                 }
@@ -694,17 +815,15 @@ public final class RpcConnection implements AutoCloseable {
             int id = original.getStruct(0).getInt(0);
             PendingCall pending;
             synchronized (lock) {
-                Question question = questions.remove(id);
-                if (question == null) return;
-                pending = question.call;
+                pending = questions.remove(id);
+                if (pending == null) return;
             }
             pending.fail(new RpcException(RpcException.Type.UNIMPLEMENTED, "the peer does not implement this call"));
         }
     }
 
     private void replyUnimplemented(StructIn original) {
-        MessageBuilder message = new MessageBuilder(64);
-        StructOut root = message.initRoot(MESSAGE);
+        StructOut root = Messages.startRoot(Messages.newArena(64));
         root.setShort(0, RpcSchema.UNIMPLEMENTED);
         try {
             root.setStruct(0, original);
@@ -713,7 +832,7 @@ public final class RpcConnection implements AutoCloseable {
                     + " that cannot be echoed back: " + e.getMessage());
         }
         synchronized (lock) {
-            enqueue(message);
+            enqueue(root);
         }
         flushLater();
     }
@@ -729,8 +848,7 @@ public final class RpcConnection implements AutoCloseable {
                 pending.fail(closeReason);
                 return pending;
             }
-            Question question = new Question(pending);
-            int id = questions.add(question);
+            int id = questions.add(pending);
             pending.questionId = id;
             call.call.setInt(0, id);
             StructOut target = call.call.initStruct(RpcSchema.CALL_TARGET, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
@@ -742,14 +860,14 @@ public final class RpcConnection implements AutoCloseable {
                 writePromisedAnswer(target.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionTarget, path);
             }
             try {
-                question.paramExports = writeCapTable(call.payload, call.caps);
+                writeCapTable(call, pending);
             } catch (RuntimeException e) {
                 questions.remove(id);
                 call.closeCaps();
                 throw e;
             }
             call.closeCaps();
-            enqueue(call.message);
+            enqueueCall(call);
         }
         flush();
         return pending;
@@ -767,17 +885,22 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    /** Writes the capability table of a payload; returns the export ids it references. Under the lock. */
-    private int[] writeCapTable(StructOut payload, List<Capability> caps) {
-        if (caps.isEmpty()) return new int[0];
-        StructList.Builder<StructOut> table = payload.initList(CAP_LIST, 1, caps.size());
-        int[] exported = new int[caps.size()];
+    /**
+     * Writes the capability table of a call's parameters and notes in {@code pending} the export ids it
+     * references. Under the lock.
+     */
+    private void writeCapTable(OutgoingCall call, PendingCall pending) {
+        int count = call.capCount();
+        if (count == 0) return;
+        StructList.Builder<StructOut> table = call.payload.initList(CAP_LIST, 1, count);
+        int[] exported = new int[count];
         int n = 0;
-        for (int i = 0; i < caps.size(); i++) {
-            int export = writeCapDescriptor(table.get(i), caps.get(i), false);
+        for (int i = 0; i < count; i++) {
+            int export = writeCapDescriptor(table.get(i), call.cap(i), false);
             if (export >= 0) exported[n++] = export;
         }
-        return java.util.Arrays.copyOf(exported, n);
+        pending.paramExports = exported;
+        pending.paramExportCount = n;
     }
 
     /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
@@ -826,8 +949,7 @@ public final class RpcConnection implements AutoCloseable {
 
     Capability promiseCap(PendingCall call, short[] path) {
         synchronized (lock) {
-            Question question = questions.get(call.questionId);
-            if (question != null && question.call == call) return new PromiseCap(call, call.questionId, path);
+            if (questions.get(call.questionId) == call) return new PromiseCap(call, call.questionId, path);
         }
         // The question is gone: the answer is in.
         return call.resultCap(path);
@@ -843,28 +965,29 @@ public final class RpcConnection implements AutoCloseable {
         synchronized (lock) {
             if (closed) return;
             if (abortReason != null) {
-                Outbound abort = Outbound.of(RpcSchema.ABORT, RpcSchema.EXCEPTION_WORDS, RpcSchema.EXCEPTION_PTRS, abortReason.length());
-                abort.body.setText(0, abortReason);
-                outbound.add(abort.message);
+                StructOut abort = Messages.newMessage(RpcSchema.ABORT, RpcSchema.EXCEPTION_WORDS, RpcSchema.EXCEPTION_PTRS,
+                        (abortReason.length() + 8) / 8);
+                abort.setText(0, abortReason);
+                outbound.add(abort.arena());
             }
             closed = true;
             closeReason = reason;
             for (int i = 0; i < questions.size(); i++) {
-                Question question = questions.get(i);
-                if (question != null) failed.add(question.call);
+                PendingCall question = questions.get(i);
+                if (question != null) failed.add(question);
             }
             questions.clear();
+            List<Answer> allAnswers = answers.values();
             List<ParkedCall> neverRun = new ArrayList<>();
-            for (Answer answer : answers.values()) {
-                neverRun.addAll(answer.waiting);
-                answer.waiting.clear();
+            for (Answer answer : allAnswers) {
+                if (answer.waiting != null) neverRun.addAll(answer.waiting);
+                answer.waiting = null;
             }
             // Calls still waiting for an answer never run: what they hold is let go now.
             for (ParkedCall parked : neverRun) parked.drop();
-            for (Answer answer : answers.values()) {
+            for (Answer answer : allAnswers) {
                 answer.canceled = true;
-                if (answer.cancelActions != null) cancels.addAll(answer.cancelActions);
-                answer.cancelActions = null;
+                answer.moveCancelActionsTo(cancels);
                 for (Capability cap : answer.resultCaps) if (cap != null) cap.close();
             }
             answers.clear();
@@ -908,7 +1031,7 @@ public final class RpcConnection implements AutoCloseable {
             }
         }
         Thread last = new Thread(() -> {
-            ArrayList<MessageBuilder> batch;
+            Outbox batch = new Outbox();
             synchronized (lock) {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
                 while (writing) {
@@ -921,13 +1044,12 @@ public final class RpcConnection implements AutoCloseable {
                     }
                 }
                 writing = true;
-                batch = new ArrayList<>(outbound);
+                batch.addAll(outbound);
                 outbound.clear();
             }
             try {
-                frameParts.clear();
-                for (MessageBuilder message : batch) FrameWriter.frame(message, frameParts);
-                stream.write(frameParts.toArray(new ByteBuffer[0]), frameParts.size());
+                frame(batch);
+                frameWriter.writeTo(stream);
             } catch (IOException | RuntimeException ignored) {
                 // The peer is gone or not reading: these last messages were best effort.
             } finally {
@@ -987,24 +1109,6 @@ public final class RpcConnection implements AutoCloseable {
 
     // ---------------------------------------------------------------- table entries
 
-    private record Outbound(MessageBuilder message, StructOut body) {
-        static Outbound of(short tag, int words, int pointers, int sizeHint) {
-            MessageBuilder message = new MessageBuilder(8 + words + pointers + (sizeHint + 7) / 8);
-            StructOut root = message.initRoot(MESSAGE);
-            root.setShort(0, tag);
-            return new Outbound(message, root.initStruct(0, words, pointers));
-        }
-    }
-
-    private static final class Question {
-        final PendingCall call;
-        int[] paramExports = new int[0];
-
-        Question(PendingCall call) {
-            this.call = call;
-        }
-    }
-
     private static final class Answer {
         final int id;
         boolean returned;
@@ -1012,15 +1116,55 @@ public final class RpcConnection implements AutoCloseable {
         boolean finished;
         boolean canceled;
         boolean releaseResultCaps;
-        StructIn payload;
-        Capability[] resultCaps = new Capability[0];
-        int[] resultExports = new int[0];
+        BuilderArena returnMessage;  // the Return, once returned; reused once written and removed
+        StructOut returnedPayload;   // its payload (results and capability table)
+        boolean returnWritten;
+        boolean removed;             // finished and returned: gone from the table
+        Capability[] resultCaps = NO_CAPS;
+        int[] resultExports = NO_IDS;
         RpcException error;
-        final List<ParkedCall> waiting = new ArrayList<>(0);
-        List<Runnable> cancelActions;
+        List<ParkedCall> waiting;    // calls pipelined on this answer, parked until it returns; null for none
+        Runnable cancelAction;       // the first action to run if the call is canceled (most calls have one)
+        List<Runnable> moreCancelActions;
 
         Answer(int id) {
             this.id = id;
+        }
+
+        /** The results as the calls pipelined on them read them, or null once reused. Under the lock, once returned. */
+        StructIn payload() {
+            return returnedPayload == null ? null : returnedPayload.asReader();
+        }
+
+        /** Parks {@code call} until this answer returns. Under the lock. */
+        void park(ParkedCall call) {
+            if (waiting == null) waiting = new ArrayList<>(2);
+            waiting.add(call);
+        }
+
+        /** Takes the calls parked on this answer, in arrival order. Under the lock. */
+        List<ParkedCall> takeParked() {
+            List<ParkedCall> parked = waiting == null ? List.of() : waiting;
+            waiting = null;
+            return parked;
+        }
+
+        /** Under the lock. */
+        void addCancelAction(Runnable action) {
+            if (cancelAction == null) {
+                cancelAction = action;
+            } else {
+                if (moreCancelActions == null) moreCancelActions = new ArrayList<>(1);
+                moreCancelActions.add(action);
+            }
+        }
+
+        /** Moves the cancel actions, in the order they were added, to {@code out}. Under the lock. */
+        void moveCancelActionsTo(List<Runnable> out) {
+            if (cancelAction != null) out.add(cancelAction);
+            if (moreCancelActions != null) out.addAll(moreCancelActions);
+            cancelAction = null;
+            moreCancelActions = null;
         }
     }
 
@@ -1085,6 +1229,7 @@ public final class RpcConnection implements AutoCloseable {
             this.entry = entry;
         }
 
+        @Override
         RpcConnection connection() {
             return RpcConnection.this;
         }
@@ -1119,10 +1264,7 @@ public final class RpcConnection implements AutoCloseable {
                 closed = true;
                 if (RpcConnection.this.closed || --entry.localHandles > 0) return;
                 if (imports.get(entry.id) == entry) imports.remove(entry.id);
-                Outbound release = Outbound.of(RpcSchema.RELEASE, RpcSchema.RELEASE_WORDS, RpcSchema.RELEASE_PTRS, 0);
-                release.body.setInt(0, entry.id);
-                release.body.setInt(1, (int) entry.remoteRefs);
-                enqueue(release.message);
+                enqueueSmall(RpcSchema.RELEASE, SmallMessage.release(entry.id, (int) entry.remoteRefs));
             }
             flush();
         }
@@ -1146,6 +1288,7 @@ public final class RpcConnection implements AutoCloseable {
             call.whenDone(this::resolve);
         }
 
+        @Override
         RpcConnection connection() {
             return RpcConnection.this;
         }
@@ -1163,13 +1306,15 @@ public final class RpcConnection implements AutoCloseable {
                     embargoed = true;
                     int embargoId = nextEmbargo++;
                     embargoes.put(embargoId, this);
-                    Outbound out = Outbound.of(RpcSchema.DISEMBARGO, RpcSchema.DISEMBARGO_WORDS, RpcSchema.DISEMBARGO_PTRS, 0);
-                    StructOut target = out.body.initStruct(0, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+                    StructOut out = Messages.newMessage(RpcSchema.DISEMBARGO, RpcSchema.DISEMBARGO_WORDS, RpcSchema.DISEMBARGO_PTRS,
+                            RpcSchema.TARGET_WORDS + RpcSchema.TARGET_PTRS + RpcSchema.PROMISED_WORDS + RpcSchema.PROMISED_PTRS
+                                    + 1 + path.length);
+                    StructOut target = out.initStruct(0, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
                     target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_PROMISED);
                     writePromisedAnswer(target.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionId, path);
-                    out.body.setShort(RpcSchema.DISEMBARGO_TAG_SHORT, RpcSchema.DIS_SENDER_LOOPBACK);
-                    out.body.setInt(0, embargoId);
-                    enqueue(out.message);
+                    out.setShort(RpcSchema.DISEMBARGO_TAG_SHORT, RpcSchema.DIS_SENDER_LOOPBACK);
+                    out.setInt(0, embargoId);
+                    enqueue(out);
                 }
             }
         }
@@ -1255,20 +1400,36 @@ public final class RpcConnection implements AutoCloseable {
         private final int methodId;
         private final StructIn params;
         private final Capability[] paramCaps;
-        private MessageBuilder message;
+        private StructOut message;            // the Return (its member struct), once started
         private StructOut payload;
         private StructOut results;
-        private final ArrayList<Capability> resultCaps = new ArrayList<>(1);
+        private ArrayList<Capability> resultCaps;   // made by the first result capability
         private boolean answered;
         private boolean ownedResults = true;  // a result object belongs to the caller; the bootstrap does not
-        Capability target;                    // the object called: held until the call is answered
+        private Capability target;            // the object called: held until the call is answered
 
-        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps) {
+        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps, Capability target) {
             this.answer = answer;
             this.interfaceId = interfaceId;
             this.methodId = methodId;
             this.params = params;
             this.paramCaps = paramCaps;
+            this.target = target;
+        }
+
+        /** Hands the call to the object it targets. Not under the lock. */
+        void deliver() {
+            Capability to = target;
+            try {
+                switch (to) {
+                    case LocalCap local -> local.server.dispatch(this);
+                    case BrokenCap broken -> returnException(broken.error);
+                    default -> returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
+                            "the call's target is an object of the caller; calls reflected back are not supported"));
+                }
+            } catch (RuntimeException e) {
+                returnException(e);
+            }
         }
 
         @Override public long interfaceId() { return interfaceId; }
@@ -1281,33 +1442,43 @@ public final class RpcConnection implements AutoCloseable {
             return index >= 0 && index < paramCaps.length ? paramCaps[index] : null;
         }
 
+        /** Starts the Return; {@code extraWords} for what its member holds beyond the member itself. */
+        private StructOut startReturn(short kind, int extraWords) {
+            BuilderArena arena = takeMessage(Messages.words(RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, extraWords));
+            message = Messages.start(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS);
+            message.setInt(0, answer.id);
+            message.setShort(RpcSchema.RETURN_TAG_SHORT, kind);
+            return message;
+        }
+
         @Override
         public StructOut initResults(int dataWords, int pointerCount, int sizeHint) {
-            Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS,
-                    sizeHint + 8 * (dataWords + pointerCount + 4));
-            message = out.message;
-            out.body.setInt(0, answer.id);
-            out.body.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);  // releaseParamCaps = false
-            out.body.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_RESULTS);
-            payload = out.body.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+            // The payload, the results and what the hint counts: what they point to and the capability table.
+            StructOut ret = startReturn(RpcSchema.RET_RESULTS, RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS
+                    + dataWords + pointerCount + (sizeHint + 7) / 8);
+            ret.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);  // releaseParamCaps = false
+            payload = ret.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
             results = payload.initStruct(0, dataWords, pointerCount);
             return results;
         }
 
         @Override
         public int addResultCap(Capability cap) {
-            resultCaps.add(cap == null ? null : cap.dup());
+            return addResult(cap == null ? null : cap.dup());
+        }
+
+        private int addResult(Capability handle) {
+            if (resultCaps == null) resultCaps = new ArrayList<>(1);
+            resultCaps.add(handle);
             return resultCaps.size() - 1;
         }
 
         void returnBootstrap(LocalCap cap) {
-            Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, 32);
-            message = out.message;
-            out.body.setInt(0, answer.id);
-            out.body.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_RESULTS);
-            payload = out.body.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+            StructOut ret = startReturn(RpcSchema.RET_RESULTS, RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS
+                    + 1 + RpcSchema.CAPDESC_WORDS + RpcSchema.CAPDESC_PTRS);
+            payload = ret.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
             payload.setCapIndex(0, 0);
-            resultCaps.add(cap);
+            addResult(cap);
             ownedResults = false;
             answer(null);
         }
@@ -1324,49 +1495,58 @@ public final class RpcConnection implements AutoCloseable {
                 if (answered) return;  // a failure after answering (say, while writing) has nobody to go to
             }
             RpcException rpc = toRpc(error);
-            Outbound out = Outbound.of(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, rpc.reason().length() + 32);
-            message = out.message;
-            out.body.setInt(0, answer.id);
-            out.body.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);
-            out.body.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_EXCEPTION);
-            StructOut exception = out.body.initStruct(0, RpcSchema.EXCEPTION_WORDS, RpcSchema.EXCEPTION_PTRS);
+            StructOut ret = startReturn(RpcSchema.RET_EXCEPTION,
+                    RpcSchema.EXCEPTION_WORDS + RpcSchema.EXCEPTION_PTRS + (rpc.reason().length() + 8) / 8);
+            ret.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);
+            StructOut exception = ret.initStruct(0, RpcSchema.EXCEPTION_WORDS, RpcSchema.EXCEPTION_PTRS);
             exception.setText(0, rpc.reason());
             exception.setShort(RpcSchema.EXCEPTION_TYPE_SHORT, (short) rpc.type().ordinal());
-            for (Capability cap : resultCaps) if (cap != null) cap.close();
-            resultCaps.clear();
+            closeResultCaps();
             payload = null;
             answer(rpc);
         }
 
+        private void closeResultCaps() {
+            if (resultCaps == null) return;
+            for (Capability cap : resultCaps) if (cap != null) cap.close();
+            resultCaps.clear();
+        }
+
         private void answer(RpcException error) {
-            List<Prepared> ready = new ArrayList<>(0);
-            MessageBuilder heldBack = null;
+            List<NetworkCall> ready = List.of();
+            boolean heldBack = false;
             synchronized (lock) {
                 if (answered) throw new IllegalStateException("call already answered");
                 answered = true;
                 if (RpcConnection.this.closed) {
-                    for (Capability cap : resultCaps) if (cap != null) cap.close();
+                    closeResultCaps();
                 } else {
-                    Capability[] caps = resultCaps.toArray(new Capability[0]);
+                    Capability[] caps = resultCaps == null ? NO_CAPS : resultCaps.toArray(NO_CAPS);
                     if (error == null) {
                         answer.resultExports = writeResultCaps(caps);
-                        answer.payload = payload.asReader();
+                        answer.returnedPayload = payload;
                     }
+                    answer.returnMessage = message.arena();
                     answer.resultCaps = caps;
                     answer.error = error;
                     answer.returned = true;
-                    answer.cancelActions = null;
+                    answer.cancelAction = null;
+                    answer.moreCancelActions = null;
                     // Calls pipelined on this answer take their capabilities before it can be forgotten, and
                     // reach their threads before the peer can see the Return (and send calls that overtake them).
-                    if (answer.waiting.isEmpty()) {
-                        enqueue(message);
+                    if (answer.waiting == null) {
+                        enqueueReturn(answer);
                     } else {
-                        heldBack = message;
+                        heldBack = true;
                         answer.delivering = true;
                         ready = prepareParked(answer);
                     }
                     if (answer.finished) removeAnswer(answer);
                 }
+                // The Return is the connection's now (and is reused once written and finished).
+                message = null;
+                payload = null;
+                results = null;
                 // The parameters' capabilities were lent for the call only.
                 if (target != null) target.close();
                 target = null;
@@ -1377,14 +1557,14 @@ public final class RpcConnection implements AutoCloseable {
             }
             try {
                 while (true) {
-                    for (Prepared prepared : ready) prepared.deliver();
-                    if (heldBack == null) break;
+                    for (int i = 0; i < ready.size(); i++) ready.get(i).deliver();
+                    if (!heldBack) break;
                     synchronized (lock) {
                         ready = prepareParked(answer);   // calls that came in while we delivered
                         if (ready.isEmpty()) {
                             answer.delivering = false;
-                            enqueue(heldBack);
-                            heldBack = null;
+                            enqueueReturn(answer);
+                            heldBack = false;
                         }
                     }
                 }
@@ -1394,19 +1574,19 @@ public final class RpcConnection implements AutoCloseable {
         }
 
         /** The calls parked on {@code answer} that are now ready, in arrival order. Under the lock. */
-        private List<Prepared> prepareParked(Answer answer) {
-            List<ParkedCall> parked = new ArrayList<>(answer.waiting);
-            answer.waiting.clear();
-            List<Prepared> ready = new ArrayList<>(parked.size());
+        private List<NetworkCall> prepareParked(Answer answer) {
+            List<ParkedCall> parked = answer.takeParked();
+            if (parked.isEmpty()) return List.of();
+            List<NetworkCall> ready = new ArrayList<>(parked.size());
             for (ParkedCall call : parked) {
-                Prepared prepared = call.prepareOrPark(answer);
+                NetworkCall prepared = call.prepareOrPark(answer);
                 if (prepared != null) ready.add(prepared);
             }
             return ready;
         }
 
         private int[] writeResultCaps(Capability[] caps) {
-            if (caps.length == 0) return new int[0];
+            if (caps.length == 0) return NO_IDS;
             StructList.Builder<StructOut> table = payload.initList(CAP_LIST, 1, caps.length);
             int[] exported = new int[caps.length];
             int n = 0;
@@ -1414,7 +1594,7 @@ public final class RpcConnection implements AutoCloseable {
                 int export = writeCapDescriptor(table.get(i), caps[i], ownedResults);
                 if (export >= 0) exported[n++] = export;
             }
-            return java.util.Arrays.copyOf(exported, n);
+            return n == exported.length ? exported : java.util.Arrays.copyOf(exported, n);
         }
 
         @Override
@@ -1428,8 +1608,7 @@ public final class RpcConnection implements AutoCloseable {
         public void onCancel(Runnable action) {
             synchronized (lock) {
                 if (!answer.canceled) {
-                    if (answer.cancelActions == null) answer.cancelActions = new ArrayList<>(1);
-                    answer.cancelActions.add(action);
+                    answer.addCancelAction(action);
                     return;
                 }
             }

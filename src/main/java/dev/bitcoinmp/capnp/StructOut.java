@@ -1,6 +1,7 @@
 package dev.bitcoinmp.capnp;
 
 import java.util.List;
+import org.capnproto.BuilderArena;
 import org.capnproto.Data;
 import org.capnproto.PrimitiveList;
 import org.capnproto.SegmentBuilder;
@@ -28,6 +29,12 @@ public final class StructOut extends StructBuilder {
     /** Sets a Text field; null leaves the pointer null. */
     public void setText(int index, String value) {
         if (value == null) return;
+        if (Utf8.isAscii(value)) {
+            // Encoded straight into the message: no array of the bytes first.
+            Text.Builder text = _initPointerField(Text.factory, index, value.length());
+            Utf8.putAscii(value, text.buffer, text.offset);
+            return;
+        }
         byte[] bytes = Utf8.encode(value);
         Text.Builder text = _initPointerField(Text.factory, index, bytes.length);
         text.buffer.put(text.offset, bytes);
@@ -74,6 +81,11 @@ public final class StructOut extends StructBuilder {
     /** A read view of what was written so far. */
     public StructIn asReader() {
         return new StructIn(segment, data, pointers, dataSize, pointerCount, Integer.MAX_VALUE);
+    }
+
+    /** The message this struct is part of, as the writer sends it. */
+    BuilderArena arena() {
+        return segment.getArena();
     }
 
     public int dataWords() { return dataSize / 64; }

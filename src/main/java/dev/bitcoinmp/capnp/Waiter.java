@@ -68,8 +68,9 @@ public final class Waiter {
         Runnable[] leftover;
         synchronized (this) {
             depth--;
-            leftover = depth == 0 ? tasks.toArray(Runnable[]::new) : new Runnable[0];
-            if (depth == 0) tasks.clear();
+            if (depth > 0 || tasks.isEmpty()) return;
+            leftover = tasks.toArray(Runnable[]::new);
+            tasks.clear();
         }
         for (Runnable task : leftover) task.run();
     }
@@ -79,6 +80,15 @@ public final class Waiter {
      * posted before {@code done} became true still run before it returns.
      */
     public void await(BooleanSupplier done) {
+        awaitUntil(done, null);
+    }
+
+    /** Runs posted tasks until {@code call} is done (as {@link #await(BooleanSupplier)}, without a lambda per call). */
+    void await(PendingCall call) {
+        awaitUntil(null, call);
+    }
+
+    private void awaitUntil(BooleanSupplier condition, PendingCall call) {
         enter();
         boolean interrupted = false;
         try {
@@ -91,7 +101,7 @@ public final class Waiter {
                     spins = 0;
                     continue;
                 }
-                if (done.getAsBoolean()) return;
+                if (call != null ? call.isDone() : condition.getAsBoolean()) return;
                 if (spins < SPIN) {
                     spins++;
                     Thread.onSpinWait();
@@ -99,7 +109,7 @@ public final class Waiter {
                 }
                 signalled = false;
                 synchronized (this) { if (!tasks.isEmpty()) continue; }
-                if (done.getAsBoolean()) return;
+                if (call != null ? call.isDone() : condition.getAsBoolean()) return;
                 if (!signalled) LockSupport.park(this);
                 // An interrupt must not turn this loop into a busy one; it is restored on the way out.
                 if (Thread.interrupted()) interrupted = true;

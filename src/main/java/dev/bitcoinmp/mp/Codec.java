@@ -35,6 +35,24 @@ abstract class Codec {
         MpConnection connection();
     }
 
+    /** The capabilities of values that cannot hold any (see {@link #carriesCaps}): there are none to add or take. */
+    static final Caps NO_CAPS = new Caps() {
+        @Override
+        public int add(Capability cap) {
+            throw new IllegalStateException("a value without capabilities added one");
+        }
+
+        @Override
+        public Capability take(int index) {
+            throw new IllegalStateException("a value without capabilities took one");
+        }
+
+        @Override
+        public MpConnection connection() {
+            return null;
+        }
+    };
+
     final String name;
     final String schemaType;
 
@@ -50,6 +68,11 @@ abstract class Codec {
     /** Bytes the value needs beyond the struct itself: a hint for the message's first segment. */
     int sizeHint(Object value) {
         return 0;
+    }
+
+    /** True when a value of this field can hold a capability (it is one, or contains one). */
+    boolean carriesCaps() {
+        return false;
     }
 
     /** Describes the field's slot, for tests against the compiler: {@code bits[a, b)} or {@code ptr[n]}. */
@@ -157,8 +180,9 @@ abstract class Codec {
 
         @Override
         int sizeHint(Object v) {
-            // Exact for ASCII; longer UTF-8 text spills into a second segment rather than over-allocating.
-            return v == null ? 0 : ((String) v).length() + 8;
+            // Exact for ASCII (with the NUL, to a whole word); longer UTF-8 text spills into a second
+            // segment rather than over-allocating.
+            return v == null ? 0 : (((String) v).length() + 8) & ~7;
         }
     }
 
@@ -179,7 +203,7 @@ abstract class Codec {
 
         @Override
         int sizeHint(Object v) {
-            return v == null ? 0 : ((byte[]) v).length + 8;
+            return v == null ? 0 : (((byte[]) v).length + 7) & ~7;
         }
     }
 
@@ -238,6 +262,12 @@ abstract class Codec {
             return s.hasPointer(index) ? readFields(s.getStruct(index), caps) : null;
         }
 
+        @Override
+        boolean carriesCaps() {
+            for (Codec field : fields) if (field.carriesCaps()) return true;
+            return false;
+        }
+
         Object readFields(StructIn struct, Caps caps) {
             Object[] values = new Object[components.length];
             for (int i = 0; i < values.length; i++) values[i] = fields.get(i).read(struct, caps);
@@ -275,6 +305,17 @@ abstract class Codec {
             } finally {
                 cap.close();
             }
+        }
+
+        @Override
+        boolean carriesCaps() {
+            return true;
+        }
+
+        /** The capability's entry in the message's capability table (and that table's size word). */
+        @Override
+        int sizeHint(Object v) {
+            return v == null ? 0 : 24;
         }
 
         @Override
@@ -320,6 +361,11 @@ abstract class Codec {
                 throw new IllegalArgumentException("field " + name + ": lists of " + e.getName() + " are not supported");
             }
             return new ListCodec(name, "List(" + schema + ")", e, record, index);
+        }
+
+        @Override
+        boolean carriesCaps() {
+            return record != null && record.carriesCaps();
         }
 
         @Override

@@ -24,6 +24,9 @@ public final class InterfaceSchema {
     final long id;
     private final Map<Method, MethodSchema> byMethod = new HashMap<>();
     private final Map<Long, Map<Integer, MethodSchema>> byWire = new HashMap<>();
+    // The same as arrays, for the lookup of every incoming call (no boxing of the ids).
+    private final long[] wireIds;
+    private final MethodSchema[][] wireMethods;   // [interface][ordinal], null where there is none
     final MethodSchema destroy;
 
     private InterfaceSchema(Class<?> type) {
@@ -47,6 +50,17 @@ public final class InterfaceSchema {
             }
         }
         this.destroy = destroyMethod != null ? destroyMethod : inheritedDestroy();
+        wireIds = new long[byWire.size()];
+        wireMethods = new MethodSchema[byWire.size()][];
+        int i = 0;
+        for (Map.Entry<Long, Map<Integer, MethodSchema>> e : byWire.entrySet()) {
+            wireIds[i] = e.getKey();
+            int maxOrdinal = -1;
+            for (int ordinal : e.getValue().keySet()) maxOrdinal = Math.max(maxOrdinal, ordinal);
+            wireMethods[i] = new MethodSchema[maxOrdinal + 1];
+            for (MethodSchema m : e.getValue().values()) wireMethods[i][m.ordinal] = m;
+            i++;
+        }
     }
 
     private MethodSchema inheritedDestroy() {
@@ -82,8 +96,13 @@ public final class InterfaceSchema {
     }
 
     MethodSchema method(long interfaceId, int ordinal) {
-        Map<Integer, MethodSchema> methods = byWire.get(interfaceId);
-        return methods == null ? null : methods.get(ordinal);
+        for (int i = 0; i < wireIds.length; i++) {
+            if (wireIds[i] == interfaceId) {
+                MethodSchema[] methods = wireMethods[i];
+                return ordinal >= 0 && ordinal < methods.length ? methods[ordinal] : null;
+            }
+        }
+        return null;
     }
 
     public long id() {

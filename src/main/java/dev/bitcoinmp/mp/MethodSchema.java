@@ -2,6 +2,7 @@ package dev.bitcoinmp.mp;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
 import java.lang.reflect.Parameter;
 import java.util.ArrayList;
@@ -24,7 +25,10 @@ final class MethodSchema {
     final int paramWords, paramPointers, resultWords, resultPointers;
     final int contextPointer;      // pointer index of the context in the params, or -1
     final boolean returnsInterface;
-    final MethodHandle invoker;    // (impl, Object[] args) -> result
+    final boolean carriesCaps;     // a parameter or the result can hold a capability
+    final MethodHandle invoker;    // (Object impl, Object[] args) -> Object result
+    final MethodHandle invoker1;   // (Object impl, Object arg) -> Object result for a method of one parameter
+                                   // (no array per call), else null
 
     MethodSchema(Method method, long interfaceId) {
         CapnpMethod annotation = method.getAnnotation(CapnpMethod.class);
@@ -50,9 +54,15 @@ final class MethodSchema {
         resultWords = out.dataWords();
         resultPointers = out.pointers();
         returnsInterface = result instanceof Codec.InterfaceCodec;
+        boolean caps = result != null && result.carriesCaps();
+        for (Codec c : params) caps |= c.carriesCaps();
+        carriesCaps = caps;
         try {
             method.setAccessible(true);
-            invoker = MethodHandles.lookup().unreflect(method).asSpreader(Object[].class, method.getParameterCount());
+            MethodHandle direct = MethodHandles.lookup().unreflect(method);
+            int n = method.getParameterCount();
+            invoker = direct.asSpreader(Object[].class, n).asType(MethodType.methodType(Object.class, Object.class, Object[].class));
+            invoker1 = n == 1 ? direct.asType(MethodType.methodType(Object.class, Object.class, Object.class)) : null;
         } catch (IllegalAccessException e) {
             throw new IllegalStateException("cannot call " + method, e);
         }

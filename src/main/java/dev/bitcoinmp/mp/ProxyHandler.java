@@ -17,6 +17,10 @@ import java.lang.reflect.Method;
  */
 final class ProxyHandler implements InvocationHandler {
 
+    private static final Object[] NO_ARGS = new Object[0];
+    /** What a Context adds to a call: its struct (two pointers) and two capability-table entries. */
+    private static final int CONTEXT_SIZE = 8 * (2 + 1 + 2 * 2);
+
     private final InterfaceSchema schema;
     private final Capability cap;
     private final MpConnection connection;
@@ -64,7 +68,7 @@ final class ProxyHandler implements InvocationHandler {
         if (closed) {
             throw new IllegalStateException(InterfaceSchema.schemaName(schema.type) + "." + m.name + " called after close()");
         }
-        return call(m, args == null ? new Object[0] : args);
+        return call(m, args == null ? NO_ARGS : args);
     }
 
     private Object call(MethodSchema m, Object[] args) {
@@ -79,11 +83,12 @@ final class ProxyHandler implements InvocationHandler {
     }
 
     private Object send(MethodSchema m, Object[] args) {
-        OutgoingCall outgoing = cap.newCall(m.interfaceId, m.ordinal, m.paramWords, m.paramPointers, m.paramSizeHint(args));
+        int sizeHint = m.paramSizeHint(args) + (m.context ? CONTEXT_SIZE : 0);
+        OutgoingCall outgoing = cap.newCall(m.interfaceId, m.ordinal, m.paramWords, m.paramPointers, sizeHint);
         StructOut params = outgoing.params();
-        Codec.Caps caps = new OutgoingCaps(outgoing, connection);
+        CallCaps caps = m.carriesCaps ? new CallCaps(outgoing, connection) : null;
         if (m.context && connection != null) connection.writeContext(outgoing, params, m.contextPointer);
-        for (int i = 0; i < args.length; i++) m.params.get(i).write(params, args[i], caps);
+        for (int i = 0; i < args.length; i++) m.params.get(i).write(params, args[i], caps != null ? caps : Codec.NO_CAPS);
         PendingCall pending = outgoing.send();
         if (m.returnsInterface) {
             // Pipelined: usable at once; a failure shows on the first call made on it.
@@ -93,7 +98,10 @@ final class ProxyHandler implements InvocationHandler {
             return Proxies.objectOf(promised, result.type, connection);
         }
         try (Response response = pending.await()) {
-            return m.result == null ? null : m.result.read(response.results(), new ResponseCaps(response, connection));
+            if (m.result == null) return null;
+            if (caps == null) return m.result.read(response.results(), Codec.NO_CAPS);
+            caps.response = response;
+            return m.result.read(response.results(), caps);
         }
     }
 
@@ -105,7 +113,7 @@ final class ProxyHandler implements InvocationHandler {
         try {
             if (destroy != null) {
                 try {
-                    call(destroy, new Object[0]);
+                    call(destroy, NO_ARGS);
                 } catch (RpcException e) {
                     // Destroying an object whose connection is gone: nothing is left to destroy.
                     if (e.type() != RpcException.Type.DISCONNECTED) throw e;
@@ -117,26 +125,31 @@ final class ProxyHandler implements InvocationHandler {
         }
     }
 
-    private record OutgoingCaps(OutgoingCall call, MpConnection connection) implements Codec.Caps {
+    /** The capabilities of one call: added to its parameters, then (once it returned) taken from its results. */
+    private static final class CallCaps implements Codec.Caps {
+        private final OutgoingCall call;
+        private final MpConnection connection;
+        Response response;   // set once the results are read
+
+        CallCaps(OutgoingCall call, MpConnection connection) {
+            this.call = call;
+            this.connection = connection;
+        }
+
+        @Override
+        public MpConnection connection() {
+            return connection;
+        }
+
         @Override
         public int add(Capability cap) {
+            if (response != null) throw new IllegalStateException("results are read, not written, here");
             return call.addCap(cap);
         }
 
         @Override
         public Capability take(int index) {
-            throw new IllegalStateException("parameters are written, not read, here");
-        }
-    }
-
-    private record ResponseCaps(Response response, MpConnection connection) implements Codec.Caps {
-        @Override
-        public int add(Capability cap) {
-            throw new IllegalStateException("results are read, not written, here");
-        }
-
-        @Override
-        public Capability take(int index) {
+            if (response == null) throw new IllegalStateException("parameters are written, not read, here");
             return response.takeCap(index);
         }
     }

@@ -43,7 +43,7 @@ final class ServerDispatch implements Server {
             return;
         }
         if (!m.context || connection == null) {
-            run(call, m, connection, null);
+            new Invocation(call, m, connection, null).run();
             return;
         }
         StructIn context = call.params().getStruct(m.contextPointer);
@@ -63,11 +63,10 @@ final class ServerDispatch implements Server {
             call.returnException(new RpcException(RpcException.Type.FAILED, "invalid thread handle"));
             return;
         }
-        Capability callback = callbackCap == null ? null : callbackCap.dup();
         try {
-            target.execute(() -> run(call, m, connection, callback));
+            // The callback capability is the call's until it is answered, which is after it last runs here.
+            target.execute(new Invocation(call, m, connection, callbackCap));
         } catch (RuntimeException e) {
-            if (callback != null) callback.close();
             call.returnException(e);
         }
     }
@@ -75,44 +74,89 @@ final class ServerDispatch implements Server {
     /** libmultiprocess' first call: keep the client's thread map, hand out ours. */
     private void construct(IncomingCall call, MethodSchema m, MpConnection connection) {
         try {
-            Object theirs = m.params.get(0).read(call.params(), new IncomingCaps(call, connection));
+            Codec.Caps caps = new Invocation(call, m, connection, null);
+            Object theirs = m.params.get(0).read(call.params(), caps);
             connection.setPeerThreadMap((ThreadMap) theirs);
-            StructOut results = call.initResults(m.resultWords, m.resultPointers, 0);
-            m.result.write(results, connection.threadMapServer(), new IncomingCaps(call, connection));
+            StructOut results = call.initResults(m.resultWords, m.resultPointers, m.result.sizeHint(connection.threadMapServer()));
+            m.result.write(results, connection.threadMapServer(), caps);
             call.returnResults();
         } catch (RuntimeException e) {
             call.returnException(e);
         }
     }
 
-    private void run(IncomingCall call, MethodSchema m, MpConnection connection, Capability callback) {
-        Thread worker = Thread.currentThread();
-        CallContext previous = CallContext.enter(new CallContext(connection, callback));
-        Codec.Caps caps = new IncomingCaps(call, connection);
-        Object[] args = new Object[m.params.size()];
-        try {
-            if (call.isCanceled()) throw new RpcException(RpcException.Type.FAILED, "call canceled");
-            StructIn params = call.params();
-            for (int i = 0; i < args.length; i++) args[i] = m.params.get(i).read(params, caps);
-            Object result;
-            CancelHook hook = new CancelHook(worker);
-            call.onCancel(hook);
+    /**
+     * One call on its way to the implementation, in one object: the task run on the call's thread, the
+     * capabilities its parameters and results take and add, and that thread's context while it runs.
+     */
+    private final class Invocation extends CallContext implements Runnable, Codec.Caps {
+        private final IncomingCall call;
+        private final MethodSchema m;
+        private final MpConnection connection;
+        private final Capability callback;   // the call's (a parameter): valid until it is answered
+
+        Invocation(IncomingCall call, MethodSchema m, MpConnection connection, Capability callback) {
+            this.call = call;
+            this.m = m;
+            this.connection = connection;
+            this.callback = callback;
+        }
+
+        @Override
+        public void run() {
+            Thread worker = Thread.currentThread();
+            CallContext previous = CallContext.enter(this);
             try {
-                result = m.invoker.invoke(impl, args);
+                if (call.isCanceled()) throw new RpcException(RpcException.Type.FAILED, "call canceled");
+                StructIn params = call.params();
+                Object arg = null;
+                Object[] args = null;
+                if (m.invoker1 != null) {
+                    arg = m.params.get(0).read(params, this);
+                } else {
+                    args = new Object[m.params.size()];
+                    for (int i = 0; i < args.length; i++) args[i] = m.params.get(i).read(params, this);
+                }
+                Object result;
+                CancelHook hook = new CancelHook(worker);
+                call.onCancel(hook);
+                try {
+                    result = m.invoker1 != null ? (Object) m.invoker1.invokeExact(impl, arg) : (Object) m.invoker.invokeExact(impl, args);
+                } finally {
+                    hook.done();
+                }
+                if (m.destroy) destroyed = true;
+                StructOut results = call.initResults(m.resultWords, m.resultPointers, m.result == null ? 0 : m.result.sizeHint(result));
+                if (m.result != null) m.result.write(results, result, this);
+                call.returnResults();
+            } catch (Throwable e) {
+                if (Boolean.getBoolean("bitcoinmp.debug")) e.printStackTrace();
+                call.returnException(e);
+                if (e instanceof Error error && !(e instanceof StackOverflowError)) throw error;
             } finally {
-                hook.done();
+                CallContext.leave(previous);
             }
-            if (m.destroy) destroyed = true;
-            StructOut results = call.initResults(m.resultWords, m.resultPointers, m.result == null ? 0 : m.result.sizeHint(result));
-            if (m.result != null) m.result.write(results, result, caps);
-            call.returnResults();
-        } catch (Throwable e) {
-            if (Boolean.getBoolean("bitcoinmp.debug")) e.printStackTrace();
-            call.returnException(e);
-            if (e instanceof Error error && !(e instanceof StackOverflowError)) throw error;
-        } finally {
-            CallContext.leave(previous);
-            if (callback != null) callback.close();
+        }
+
+        @Override
+        public MpConnection connection() {
+            return connection;
+        }
+
+        @Override
+        Capability callbackThread() {
+            return callback;
+        }
+
+        @Override
+        public int add(Capability cap) {
+            return call.addResultCap(cap);
+        }
+
+        @Override
+        public Capability take(int index) {
+            Capability cap = call.paramCap(index);
+            return cap == null ? null : cap.dup();
         }
     }
 
@@ -146,19 +190,6 @@ final class ServerDispatch implements Server {
             } catch (Exception e) {
                 // The peer is gone; there is nobody to tell.
             }
-        }
-    }
-
-    private record IncomingCaps(IncomingCall call, MpConnection connection) implements Codec.Caps {
-        @Override
-        public int add(Capability cap) {
-            return call.addResultCap(cap);
-        }
-
-        @Override
-        public Capability take(int index) {
-            Capability cap = call.paramCap(index);
-            return cap == null ? null : cap.dup();
         }
     }
 }
