@@ -23,7 +23,8 @@ public abstract sealed class IncomingCall permits LocalIncomingCall, RpcConnecti
 
     /**
      * Starts the results; call once, then fill it and {@link #returnResults()}. {@code sizeHint} is what they
-     * need beyond their struct, in bytes, as for {@link Capability#newCall}.
+     * need beyond their struct, in bytes, as for {@link Capability#newCall}. The results are not to be touched
+     * after they are returned: the connection reuses the message once it is written and finished.
      */
     public abstract StructOut initResults(int dataWords, int pointerCount, int sizeHint);
 
