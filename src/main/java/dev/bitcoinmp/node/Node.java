@@ -110,19 +110,21 @@ final class Node {
             } catch (IllegalArgumentException e) {
                 throw new StartupError("Error: " + e.getMessage());   // an invalid -rpcallowip, say
             }
-            try {
-                server.start();
-            } catch (IOException e) {
-                server.stop();
-                throw new StartupError("Error: " + e.getMessage());
-            }
+            // IPC sockets first: once the HTTP server answers, they are there too (clients poll HTTP).
             NodeInit init = new NodeInit(dispatcher[0]);
             IpcListener ipcListener;
             try {
                 ipcListener = hasIpc ? listenIpc(settings, net, log, init) : null;
             } catch (StartupError e) {
-                server.stop();
+                server.stop();   // deletes the cookie
                 throw e;
+            }
+            try {
+                server.start();
+            } catch (IOException e) {
+                if (ipcListener != null) ipcListener.close();
+                server.stop();
+                throw new StartupError("Error: " + e.getMessage());
             }
             Signals.onTermOrInt(stopRequested::countDown);
             dispatcher[0].ready();
