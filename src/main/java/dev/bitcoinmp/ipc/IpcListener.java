@@ -30,7 +30,7 @@ import java.util.function.Consumer;
  */
 public final class IpcListener implements AutoCloseable {
 
-    /** Reason sent (in an Abort) to clients beyond the limit, and to every client at shutdown. */
+    /** Reason sent (in an Abort) to every client dropped at shutdown. */
     static final String SHUTTING_DOWN = "node is shutting down";
     /** How long {@link #close()} waits for all connections to end; a connection needs at most ~1.5 s. */
     private static final long DROP_TIMEOUT_MILLIS = 5_000;
@@ -71,7 +71,13 @@ public final class IpcListener implements AutoCloseable {
             if (closed) throw new IOException("the IPC listener is closed");
             for (Socket socket : sockets) if (socket.address().equals(unix)) return unix.canonical();
             ServerSocketChannel channel = IpcProcess.bind(unix);
-            Object fileKey = fileKey(unix.path());
+            Object fileKey;
+            try {
+                fileKey = fileKey(unix.path());
+            } catch (IOException e) {
+                closeQuietly(channel);
+                throw e;
+            }
             Thread acceptor = Thread.ofPlatform().daemon().name("ipc-accept-" + unix.path().getFileName())
                     .unstarted(() -> acceptLoop(channel));
             Socket socket = new Socket(unix, channel, fileKey, acceptor);
