@@ -111,7 +111,7 @@ final class ServerDispatch implements Server {
                 StructIn params = call.params();
                 Object arg = null;
                 Object[] args = null;
-                if (m.invoker1 != null) {
+                if (m.oneParam) {
                     arg = m.params.get(0).read(params, this);
                 } else {
                     args = new Object[m.params.size()];
@@ -121,7 +121,7 @@ final class ServerDispatch implements Server {
                 CancelHook hook = new CancelHook(worker);
                 call.onCancel(hook);
                 try {
-                    result = m.invoker1 != null ? (Object) m.invoker1.invokeExact(impl, arg) : (Object) m.invoker.invokeExact(impl, args);
+                    result = m.oneParam ? m.invoke(impl, arg) : m.invoke(impl, args);
                 } finally {
                     hook.done();
                 }

@@ -42,7 +42,7 @@ public final class NodeMain {
 
     private static void serveParent(String exe, int fd) {
         try {
-            new Protocol(exe).serve(new FdStream(fd), new NodeInit(), "parent");
+            new Protocol(exe).serve(FdStream.inherited(fd), new NodeInit(), "parent");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
