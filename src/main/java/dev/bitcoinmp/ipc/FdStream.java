@@ -72,10 +72,19 @@ public final class FdStream implements Stream {
      * A stream over a descriptor this process inherited (a spawned child's {@code -ipcfd N}), using the JDK's
      * file streams when the launch opens java.io to us ({@code --add-opens java.base/java.io=ALL-UNNAMED}, as
      * config/jvm.options does), else the same native calls as any FdStream.
+     *
+     * @throws IOException if {@code fd} is not an open descriptor
      */
-    public static FdStream inherited(int fd) {
+    public static FdStream inherited(int fd) throws IOException {
         FileDescriptor jdkFd = JdkDescriptor.wrap(fd);
-        return new FdStream(fd, jdkFd);
+        FdStream stream = new FdStream(fd, jdkFd);
+        // Fail now, with the system's reason, on a number that is no open descriptor.
+        if (jdkFd != null) {
+            stream.jdkIn.available();
+        } else {
+            Posix.getFdFlags(fd);
+        }
+        return stream;
     }
 
     /**

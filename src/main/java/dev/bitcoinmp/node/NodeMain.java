@@ -3,6 +3,7 @@ package dev.bitcoinmp.node;
 import dev.bitcoinmp.ipc.FdStream;
 import dev.bitcoinmp.ipc.IpcProcess;
 import dev.bitcoinmp.ipc.Protocol;
+import java.io.IOException;
 import java.util.OptionalInt;
 
 /**
@@ -41,8 +42,16 @@ public final class NodeMain {
     }
 
     private static void serveParent(String exe, int fd) {
+        FdStream stream;
         try {
-            new Protocol(exe).serve(FdStream.inherited(fd), new NodeInit(), "parent");
+            stream = FdStream.inherited(fd);
+        } catch (IOException e) {
+            System.err.println("Error: -ipcfd " + fd + " is not an open descriptor: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        try {
+            new Protocol(exe).serve(stream, new NodeInit(), "parent");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
