@@ -177,12 +177,19 @@ public final class RpcConnection implements AutoCloseable {
     /** Adds the frames of {@code batch} to the frame writer. By the writing thread. */
     private void frame(Outbox batch) {
         for (int i = 0; i < batch.size(); i++) {
-            switch (batch.message(i)) {
-                case null -> frameWriter.addSmall(batch.smallTag(i), batch.smallData(i));
-                case BuilderArena built -> frameWriter.add(built);
-                case OutgoingCall call -> frameWriter.add(call.call.arena());
-                case Answer answer -> frameWriter.add(answer.returnMessage);
-                default -> throw new IllegalStateException("not a message: " + batch.message(i));
+            // instanceof chains rather than type switches here: a type switch's bootstrap generates a class at
+            // run time, which a spawned child would pay for at start-up (the AOT cache cannot hold it).
+            Object message = batch.message(i);
+            if (message == null) {
+                frameWriter.addSmall(batch.smallTag(i), batch.smallData(i));
+            } else if (message instanceof BuilderArena built) {
+                frameWriter.add(built);
+            } else if (message instanceof OutgoingCall call) {
+                frameWriter.add(call.call.arena());
+            } else if (message instanceof Answer answer) {
+                frameWriter.add(answer.returnMessage);
+            } else {
+                throw new IllegalStateException("not a message: " + message);
             }
         }
     }
@@ -190,13 +197,12 @@ public final class RpcConnection implements AutoCloseable {
     /** The messages of {@code batch} were written: Calls, and Returns already finished, are reused. Under the lock. */
     private void afterWrite(Outbox batch) {
         for (int i = 0; i < batch.size(); i++) {
-            switch (batch.message(i)) {
-                case OutgoingCall call -> recycle(call.call.arena());
-                case Answer answer -> {
-                    answer.returnWritten = true;
-                    if (answer.removed) recycleReturn(answer);
-                }
-                case null, default -> { }
+            Object message = batch.message(i);
+            if (message instanceof OutgoingCall call) {
+                recycle(call.call.arena());
+            } else if (message instanceof Answer answer) {
+                answer.returnWritten = true;
+                if (answer.removed) recycleReturn(answer);
             }
         }
     }
@@ -905,32 +911,25 @@ public final class RpcConnection implements AutoCloseable {
 
     /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
     private int writeCapDescriptor(StructOut descriptor, Capability cap, boolean owned) {
-        switch (cap) {
-            case null -> {
-                descriptor.setShort(0, RpcSchema.CAP_NONE);
-                return -1;
-            }
-            case LocalCap local -> {
-                return exportSenderHosted(descriptor, local.server, owned);
-            }
-            case BrokenCap broken -> {
-                return exportSenderHosted(descriptor, new BrokenServer(broken.error), owned);
-            }
-            case ImportCap imported when imported.connection() == this -> {
-                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_HOSTED);
-                descriptor.setInt(RpcSchema.CAPDESC_ID_INT, imported.entry.id);
-                return -1;
-            }
-            case PromiseCap promise when promise.connection() == this -> {
-                if (promise.resolution != null) return writeCapDescriptor(descriptor, promise.resolution, owned);
-                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
-                writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
-                        promise.questionId, promise.path);
-                return -1;
-            }
-            default -> throw new IllegalArgumentException(
-                    "a capability of another connection cannot be passed on this one");
+        if (cap == null) {
+            descriptor.setShort(0, RpcSchema.CAP_NONE);
+            return -1;
+        } else if (cap instanceof LocalCap local) {
+            return exportSenderHosted(descriptor, local.server, owned);
+        } else if (cap instanceof BrokenCap broken) {
+            return exportSenderHosted(descriptor, new BrokenServer(broken.error), owned);
+        } else if (cap instanceof ImportCap imported && imported.connection() == this) {
+            descriptor.setShort(0, RpcSchema.CAP_RECEIVER_HOSTED);
+            descriptor.setInt(RpcSchema.CAPDESC_ID_INT, imported.entry.id);
+            return -1;
+        } else if (cap instanceof PromiseCap promise && promise.connection() == this) {
+            if (promise.resolution != null) return writeCapDescriptor(descriptor, promise.resolution, owned);
+            descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
+            writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
+                    promise.questionId, promise.path);
+            return -1;
         }
+        throw new IllegalArgumentException("a capability of another connection cannot be passed on this one");
     }
 
     private int exportSenderHosted(StructOut descriptor, Server server, boolean owned) {
@@ -1421,10 +1420,12 @@ public final class RpcConnection implements AutoCloseable {
         void deliver() {
             Capability to = target;
             try {
-                switch (to) {
-                    case LocalCap local -> local.server.dispatch(this);
-                    case BrokenCap broken -> returnException(broken.error);
-                    default -> returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
+                if (to instanceof LocalCap local) {
+                    local.server.dispatch(this);
+                } else if (to instanceof BrokenCap broken) {
+                    returnException(broken.error);
+                } else {
+                    returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
                             "the call's target is an object of the caller; calls reflected back are not supported"));
                 }
             } catch (RuntimeException e) {

@@ -39,8 +39,7 @@ final class MethodSchema {
     private volatile MethodHandle invoker;    // (Object impl, Object[] args) -> Object result
     private volatile MethodHandle invoker1;   // (Object impl, Object arg) -> Object result when oneParam
 
-    MethodSchema(Method method, long interfaceId) {
-        CapnpMethod annotation = method.getAnnotation(CapnpMethod.class);
+    MethodSchema(Method method, Declarations.MethodDecl annotation, long interfaceId) {
         this.method = method;
         this.interfaceId = interfaceId;
         this.ordinal = annotation.ordinal();
@@ -49,17 +48,19 @@ final class MethodSchema {
         this.destroy = method.getName().equals("close") && method.getParameterCount() == 0;
         StructLayout in = new StructLayout();
         contextPointer = context ? in.addPointer() : -1;
-        for (Parameter p : method.getParameters()) {
+        Parameter[] parameters = method.getParameters();
+        for (int i = 0; i < parameters.length; i++) {
+            Parameter p = parameters[i];
             if (!p.isNamePresent()) {
                 throw new IllegalStateException("compile with -parameters: names of " + method + " are part of its schema");
             }
-            params.add(Codec.of(p.getName(), p.getParameterizedType(), p, in));
+            params.add(Codec.of(p.getName(), p.getParameterizedType(), Declarations.isUnsigned(method, i), in));
         }
         paramWords = in.dataWords();
         paramPointers = in.pointers();
         StructLayout out = new StructLayout();
         result = method.getReturnType() == void.class ? null
-                : Codec.of(annotation.result(), method.getGenericReturnType(), method, out);
+                : Codec.of(annotation.result(), method.getGenericReturnType(), Declarations.isUnsigned(method, -1), out);
         resultWords = out.dataWords();
         resultPointers = out.pointers();
         returnsInterface = result instanceof Codec.InterfaceCodec;

@@ -75,8 +75,8 @@ final class ServerDispatch implements Server {
     private void construct(IncomingCall call, MethodSchema m, MpConnection connection) {
         try {
             Codec.Caps caps = new Invocation(call, m, connection, null);
-            Object theirs = m.params.get(0).read(call.params(), caps);
-            connection.setPeerThreadMap((ThreadMap) theirs);
+            // Kept as a capability: a proxy is made only if this side ever calls back (a spawned child rarely does).
+            connection.setPeerThreadMap(((Codec.InterfaceCodec) m.params.get(0)).readCapability(call.params(), caps));
             StructOut results = call.initResults(m.resultWords, m.resultPointers, m.result.sizeHint(connection.threadMapServer()));
             m.result.write(results, connection.threadMapServer(), caps);
             call.returnResults();
