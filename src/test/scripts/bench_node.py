@@ -72,9 +72,13 @@ def children(pid):
     return found
 
 
-def is_java(pid):
+def is_spawned_child(pid):
+    """A bitcoin-node -ipcfd child once it runs the JVM: not the launcher script before its exec, and not the
+    moment between posix_spawn's clone and exec, when the child still shares (and reports) the node's memory."""
     try:
-        return os.readlink(f"/proc/{pid}/exe").endswith("/java")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+        return os.readlink(f"/proc/{pid}/exe").endswith("/java") and b"-ipcfd" in args
     except OSError:
         return False
 
@@ -91,7 +95,7 @@ class ChildSampler(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             for child in children(self.node_pid):
-                if is_java(child):
+                if is_spawned_child(child):
                     hwm = rss_kib(child, "VmHWM")
                     if hwm is not None:
                         self.peaks[child] = max(hwm, self.peaks.get(child, 0))
