@@ -42,7 +42,15 @@ final class Messages {
      */
     static void clear(BuilderArena message) {
         while (message.segments.size() > 1) message.segments.remove(message.segments.size() - 1);
-        message.getSegment(0).clear();
+        SegmentBuilder first = message.getSegment(0);
+        ByteBuffer buffer = first.buffer;
+        if (buffer.hasArray()) {
+            // As SegmentBuilder.clear, in one fill rather than a write per word.
+            java.util.Arrays.fill(buffer.array(), buffer.arrayOffset(), buffer.arrayOffset() + 8 * first.currentSize(), (byte) 0);
+            first.pos = 0;
+        } else {
+            first.clear();
+        }
     }
 
     /** Starts the RPC message in the empty {@code message}: returns its root {@code Message}. */

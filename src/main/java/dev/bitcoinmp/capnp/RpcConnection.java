@@ -209,27 +209,45 @@ public final class RpcConnection implements AutoCloseable {
      * caller is done with its OutgoingCall when it sends it); a Return once written and its answer finished
      * (until then calls pipelined on it read its results).
      */
-    private final java.util.ArrayDeque<BuilderArena> spareMessages = new java.util.ArrayDeque<>();
-    private static final int MAX_SPARE_MESSAGES = 8;
-    private static final int MIN_MESSAGE_WORDS = 32;      // messages that may be reused start this large
-    private static final int MAX_SPARE_WORDS = 512;       // larger first segments are left to the GC
+    private final BuilderArena[] spareMessages = new BuilderArena[MAX_SPARE_MESSAGES];
+    private int spareCount;        // guarded by spareMessages, as spareWords
+    private long spareWords;
+    private static final int MAX_SPARE_MESSAGES = 32;
+    private static final int MIN_MESSAGE_WORDS = 32;             // messages that may be reused start this large
+    private static final int MAX_SPARE_WORDS = 128 * 1024;       // larger first segments (1 MiB) are left to the GC
+    private static final long MAX_SPARE_TOTAL_WORDS = 1L << 20;  // 8 MiB kept at most
 
-    /** An empty message with a first segment of at least {@code words} words: a spare one, or new. */
+    /** An empty message with a first segment of at least {@code words} words: a spare one (the smallest that fits), or new. */
     BuilderArena takeMessage(int words) {
         synchronized (spareMessages) {
-            BuilderArena spare = spareMessages.peekLast();
-            if (spare != null && Messages.firstSegmentWords(spare) >= words) return spareMessages.pollLast();
+            int best = -1;
+            for (int i = 0; i < spareCount; i++) {
+                int size = Messages.firstSegmentWords(spareMessages[i]);
+                if (size >= words && (best < 0 || size < Messages.firstSegmentWords(spareMessages[best]))) best = i;
+            }
+            if (best >= 0) {
+                BuilderArena spare = spareMessages[best];
+                spareMessages[best] = spareMessages[--spareCount];
+                spareMessages[spareCount] = null;
+                spareWords -= Messages.firstSegmentWords(spare);
+                return spare;
+            }
         }
-        return Messages.newArena(Math.max(words, MIN_MESSAGE_WORDS));
+        // Larger messages are made a power of two large, so that one serves later ones of somewhat other sizes.
+        int size = words <= MIN_MESSAGE_WORDS ? MIN_MESSAGE_WORDS
+                : words <= 512 || words > MAX_SPARE_WORDS ? words : Integer.highestOneBit(words - 1) << 1;
+        return Messages.newArena(size);
     }
 
     /** Keeps {@code message}, which nothing refers to any more, for reuse. Under the lock. */
     private void recycle(BuilderArena message) {
-        if (closed || Messages.firstSegmentWords(message) > MAX_SPARE_WORDS) return;
+        int words = Messages.firstSegmentWords(message);
+        if (closed || words > MAX_SPARE_WORDS) return;
         synchronized (spareMessages) {
-            if (spareMessages.size() >= MAX_SPARE_MESSAGES) return;
+            if (spareCount == MAX_SPARE_MESSAGES || spareWords + words > MAX_SPARE_TOTAL_WORDS) return;
             Messages.clear(message);
-            spareMessages.addLast(message);
+            spareMessages[spareCount++] = message;
+            spareWords += words;
         }
     }
 
@@ -348,13 +366,24 @@ public final class RpcConnection implements AutoCloseable {
         shutdown(reason, abort);
     }
 
+    /**
+     * Handles {@code message} and releases it for reuse (see {@link InMessage}) once nothing reads it any more:
+     * here, for every kind but a Call (its parameters are read until it is answered) and a Return (its
+     * results are read until the response is closed).
+     */
     private void handle(InMessage message) {
         short tag = message.tag();
         if (debug != null) debug.accept(name + " <- " + tagName(tag));
         switch (tag) {
             case RpcSchema.BOOTSTRAP -> handleBootstrap(message.member());
-            case RpcSchema.CALL -> handleCall(message.member());
-            case RpcSchema.RETURN -> handleReturn(message.member());
+            case RpcSchema.CALL -> {
+                handleCall(message.member(), message);
+                return;
+            }
+            case RpcSchema.RETURN -> {
+                handleReturn(message.member(), message);
+                return;
+            }
             case RpcSchema.FINISH -> handleFinish(message.member());
             case RpcSchema.RELEASE -> handleRelease(message.member());
             case RpcSchema.RESOLVE -> handleResolve(message.member());
@@ -366,6 +395,7 @@ public final class RpcConnection implements AutoCloseable {
             case RpcSchema.UNIMPLEMENTED -> handleUnimplemented(message.member());
             default -> replyUnimplemented(message.root());
         }
+        message.release();
     }
 
     /** A Finish or a Release the frame reader read without a message reader (see {@link SmallMessage}). */
@@ -389,7 +419,7 @@ public final class RpcConnection implements AutoCloseable {
             if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
             Answer answer = new Answer(id);
             answers.put(id, answer);
-            NetworkCall call = new NetworkCall(answer, 0, 0, null, NO_CAPS, null);
+            NetworkCall call = new NetworkCall(answer, 0, 0, null, NO_CAPS, null, null);
             if (bootstrap == null) {
                 call.returnException(new RpcException(RpcException.Type.FAILED, "this side offers no bootstrap object"));
             } else {
@@ -399,7 +429,8 @@ public final class RpcConnection implements AutoCloseable {
         flushLater();
     }
 
-    private void handleCall(StructIn call) {
+    /** A Call, in {@code message}: the call it becomes releases the message once answered. */
+    private void handleCall(StructIn call, InMessage message) {
         int id = call.getInt(0);
         long interfaceId = call.getLong(RpcSchema.CALL_IFACE_LONG);
         int methodId = call.getShort(RpcSchema.CALL_METHOD_SHORT) & 0xffff;
@@ -412,10 +443,11 @@ public final class RpcConnection implements AutoCloseable {
             Answer answer = new Answer(id);
             answers.put(id, answer);
             if (sendTo != 0) {
-                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null).returnException(
+                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
                         new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
+                message.release();
             } else {
-                ready = takeCall(answer, interfaceId, methodId, target, payload);
+                ready = takeCall(answer, interfaceId, methodId, target, payload, message);
             }
         }
         if (ready != null) ready.deliver();
@@ -427,7 +459,7 @@ public final class RpcConnection implements AutoCloseable {
      * away, and a malformed reference is found while the message is at hand. Returns the call if it is
      * ready, or parks it on the first answer it waits for (then null). Under the lock.
      */
-    private NetworkCall takeCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload) {
+    private NetworkCall takeCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload, InMessage message) {
         StructIn params = payload.getStruct(0);
         Capability targetCap = null;
         CapRef targetWait = null;
@@ -470,9 +502,9 @@ public final class RpcConnection implements AutoCloseable {
             throw e;
         }
         if (targetWait == null && capWaits == null) {
-            return new NetworkCall(answer, interfaceId, methodId, params, caps, targetCap);
+            return new NetworkCall(answer, interfaceId, methodId, params, caps, targetCap, message);
         }
-        return new ParkedCall(answer, interfaceId, methodId, params, targetCap, targetWait, caps, capWaits).prepareOrPark(null);
+        return new ParkedCall(answer, interfaceId, methodId, params, targetCap, targetWait, caps, capWaits, message).prepareOrPark(null);
     }
 
     /** A capability an incoming call names in one of our answers that is still being computed. */
@@ -509,9 +541,10 @@ public final class RpcConnection implements AutoCloseable {
         final CapRef targetWait;
         final Capability[] caps;
         final CapRef[] capWaits;
+        final InMessage message;
 
         ParkedCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability targetCap, CapRef targetWait,
-                   Capability[] caps, CapRef[] capWaits) {
+                   Capability[] caps, CapRef[] capWaits, InMessage message) {
             this.answer = answer;
             this.interfaceId = interfaceId;
             this.methodId = methodId;
@@ -520,6 +553,7 @@ public final class RpcConnection implements AutoCloseable {
             this.targetWait = targetWait;
             this.caps = caps;
             this.capWaits = capWaits;
+            this.message = message;
         }
 
         /** Lets go of the capabilities taken when the call arrived. Under the lock. */
@@ -547,7 +581,7 @@ public final class RpcConnection implements AutoCloseable {
                 for (int i = 0; i < caps.length; i++) if (capWaits[i] != null) caps[i] = resolve(capWaits[i]);
             }
             Capability target = targetWait != null ? resolve(targetWait) : targetCap;
-            return new NetworkCall(answer, interfaceId, methodId, params, caps, target);
+            return new NetworkCall(answer, interfaceId, methodId, params, caps, target, message);
         }
     }
 
@@ -665,7 +699,8 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    private void handleReturn(StructIn ret) {
+    /** A Return, in {@code message}: results go to the pending call, which releases the message once they are read. */
+    private void handleReturn(StructIn ret, InMessage message) {
         int id = ret.getInt(0);
         boolean releaseParamCaps = !ret.getBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
         short tag = ret.getShort(RpcSchema.RETURN_TAG_SHORT);
@@ -685,7 +720,8 @@ public final class RpcConnection implements AutoCloseable {
                         if (table.size() > 0) caps = new Capability[table.size()];
                         for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(table.get(i));
                     }
-                    pending.complete(payload, caps);
+                    pending.complete(payload, caps, message);
+                    message = null;
                 }
                 case RpcSchema.RET_EXCEPTION -> pending.fail(readException(ret.getStruct(0)));
                 case RpcSchema.RET_CANCELED -> pending.fail(new RpcException(RpcException.Type.FAILED, "call canceled"));
@@ -695,6 +731,7 @@ public final class RpcConnection implements AutoCloseable {
             enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
             questions.remove(id);
         }
+        if (message != null) message.release();
         if (!pending.hasWaiter()) flushLater();
     }
 
@@ -1285,6 +1322,7 @@ public final class RpcConnection implements AutoCloseable {
             this.call = call;
             this.questionId = questionId;
             this.path = path;
+            call.markPipelined();
             call.whenDone(this::resolve);
         }
 
@@ -1407,14 +1445,17 @@ public final class RpcConnection implements AutoCloseable {
         private boolean answered;
         private boolean ownedResults = true;  // a result object belongs to the caller; the bootstrap does not
         private Capability target;            // the object called: held until the call is answered
+        private InMessage callMessage;        // the Call the parameters are in: released once answered
 
-        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps, Capability target) {
+        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps, Capability target,
+                    InMessage callMessage) {
             this.answer = answer;
             this.interfaceId = interfaceId;
             this.methodId = methodId;
             this.params = params;
             this.paramCaps = paramCaps;
             this.target = target;
+            this.callMessage = callMessage;
         }
 
         /** Hands the call to the object it targets. Not under the lock. */
@@ -1555,6 +1596,10 @@ public final class RpcConnection implements AutoCloseable {
                     paramCaps[i] = null;
                 }
             }
+            // Answered: the parameters are not read any more (see IncomingCall.params).
+            InMessage done = callMessage;
+            callMessage = null;
+            if (done != null) done.release();
             try {
                 while (true) {
                     for (int i = 0; i < ready.size(); i++) ready.get(i).deliver();

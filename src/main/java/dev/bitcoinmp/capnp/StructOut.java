@@ -29,11 +29,16 @@ public final class StructOut extends StructBuilder {
     /** Sets a Text field; null leaves the pointer null. */
     public void setText(int index, String value) {
         if (value == null) return;
-        if (Utf8.isAscii(value)) {
-            // Encoded straight into the message: no array of the bytes first.
+        // ASCII text is encoded straight into the message: no array of the bytes first.
+        if (Utf8.isShortAscii(value)) {
             Text.Builder text = _initPointerField(Text.factory, index, value.length());
             Utf8.putAscii(value, text.buffer, text.offset);
             return;
+        }
+        if (!Utf8.isShort(value)) {
+            Text.Builder text = _initPointerField(Text.factory, index, value.length());
+            if (Utf8.tryPutAscii(value, text.buffer, text.offset)) return;
+            // Not ASCII: written again below at its encoded size (the runtime clears this first attempt).
         }
         byte[] bytes = Utf8.encode(value);
         Text.Builder text = _initPointerField(Text.factory, index, bytes.length);
