@@ -12,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.capnproto.BuilderArena;
+import org.capnproto.SegmentBuilder;
 import org.capnproto.StructList;
 
 /**
@@ -180,7 +181,7 @@ public final class RpcConnection implements AutoCloseable {
             switch (batch.message(i)) {
                 case null -> frameWriter.addSmall(batch.smallTag(i), batch.smallData(i));
                 case BuilderArena built -> frameWriter.add(built);
-                case OutgoingCall call -> frameWriter.add(call.call.arena());
+                case OutgoingCall call -> frameWriter.add(call.message);
                 case Answer answer -> frameWriter.add(answer.returnMessage);
                 default -> throw new IllegalStateException("not a message: " + batch.message(i));
             }
@@ -191,7 +192,7 @@ public final class RpcConnection implements AutoCloseable {
     private void afterWrite(Outbox batch) {
         for (int i = 0; i < batch.size(); i++) {
             switch (batch.message(i)) {
-                case OutgoingCall call -> recycle(call.call.arena());
+                case OutgoingCall call -> recycle(call.message);
                 case Answer answer -> {
                     answer.returnWritten = true;
                     if (answer.removed) recycleReturn(answer);
@@ -216,6 +217,7 @@ public final class RpcConnection implements AutoCloseable {
     private static final int MIN_MESSAGE_WORDS = 32;             // messages that may be reused start this large
     private static final int MAX_SPARE_WORDS = 128 * 1024;       // larger first segments (1 MiB) are left to the GC
     private static final long MAX_SPARE_TOTAL_WORDS = 1L << 20;  // 8 MiB kept at most
+    private static final int DIRECT_MESSAGE_WORDS = 1024;        // larger ones (over 8 KiB) are made in native memory
 
     /** An empty message with a first segment of at least {@code words} words: a spare one (the smallest that fits), or new. */
     BuilderArena takeMessage(int words) {
@@ -233,10 +235,10 @@ public final class RpcConnection implements AutoCloseable {
                 return spare;
             }
         }
-        // Larger messages are made a power of two large, so that one serves later ones of somewhat other sizes.
-        int size = words <= MIN_MESSAGE_WORDS ? MIN_MESSAGE_WORDS
-                : words <= 512 || words > MAX_SPARE_WORDS ? words : Integer.highestOneBit(words - 1) << 1;
-        return Messages.newArena(size);
+        if (words <= DIRECT_MESSAGE_WORDS || words > MAX_SPARE_WORDS) return Messages.newArena(Math.max(words, MIN_MESSAGE_WORDS));
+        // A large message is made a power of two large (so that it serves later ones of somewhat other sizes),
+        // in native memory (so that it is written from where it is).
+        return Messages.newDirectArena(Integer.highestOneBit(words - 1) << 1);
     }
 
     /** Keeps {@code message}, which nothing refers to any more, for reuse. Under the lock. */
@@ -256,6 +258,7 @@ public final class RpcConnection implements AutoCloseable {
         BuilderArena message = answer.returnMessage;
         answer.returnMessage = null;
         answer.returnedPayload = null;
+        answer.returnedPayloadWord = -1;
         if (message != null) recycle(message);
     }
 
@@ -887,14 +890,11 @@ public final class RpcConnection implements AutoCloseable {
             }
             int id = questions.add(pending);
             pending.questionId = id;
-            call.call.setInt(0, id);
-            StructOut target = call.call.initStruct(RpcSchema.CALL_TARGET, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+            call.setQuestionId(id);
             if (importTarget != null) {
-                target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_IMPORTED);
-                target.setInt(0, importTarget.id);
+                call.targetImport(importTarget.id);
             } else {
-                target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_PROMISED);
-                writePromisedAnswer(target.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionTarget, path);
+                writePromisedAnswer(call.targetPromised().initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionTarget, path);
             }
             try {
                 writeCapTable(call, pending);
@@ -929,12 +929,21 @@ public final class RpcConnection implements AutoCloseable {
     private void writeCapTable(OutgoingCall call, PendingCall pending) {
         int count = call.capCount();
         if (count == 0) return;
-        StructList.Builder<StructOut> table = call.payload.initList(CAP_LIST, 1, count);
         int[] exported = new int[count];
         int n = 0;
-        for (int i = 0; i < count; i++) {
-            int export = writeCapDescriptor(table.get(i), call.cap(i), false);
-            if (export >= 0) exported[n++] = export;
+        int element = Messages.structListRaw(call.message, OutgoingCall.CAP_TABLE_POINTER, count, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
+        if (element >= 0) {
+            SegmentBuilder segment = call.message.getSegment(0);
+            for (int i = 0; i < count; i++) {
+                int export = writeCapDescriptor(segment, element + i * (RpcSchema.CAPDESC_WORDS + RpcSchema.CAPDESC_PTRS), call.cap(i), false);
+                if (export >= 0) exported[n++] = export;
+            }
+        } else {
+            StructList.Builder<StructOut> table = call.payload().initList(CAP_LIST, 1, count);
+            for (int i = 0; i < count; i++) {
+                int export = writeCapDescriptor(table.get(i), call.cap(i), false);
+                if (export >= 0) exported[n++] = export;
+            }
         }
         pending.paramExports = exported;
         pending.paramExportCount = n;
@@ -942,24 +951,32 @@ public final class RpcConnection implements AutoCloseable {
 
     /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
     private int writeCapDescriptor(StructOut descriptor, Capability cap, boolean owned) {
+        return writeCapDescriptor(descriptor.segmentBuilder(), descriptor.dataWord(), cap, owned);
+    }
+
+    /**
+     * Describes {@code cap} in the CapDescriptor at word {@code at} of {@code segment}; returns the export id
+     * if it was exported. Under the lock.
+     */
+    private int writeCapDescriptor(SegmentBuilder segment, int at, Capability cap, boolean owned) {
         switch (cap) {
             case null -> {
-                descriptor.setShort(0, RpcSchema.CAP_NONE);
+                writeDescriptor(segment, at, RpcSchema.CAP_NONE, 0);
                 return -1;
             }
             case LocalCap local -> {
-                return exportSenderHosted(descriptor, local.server, owned);
+                return exportSenderHosted(segment, at, local.server, owned);
             }
             case BrokenCap broken -> {
-                return exportSenderHosted(descriptor, new BrokenServer(broken.error), owned);
+                return exportSenderHosted(segment, at, new BrokenServer(broken.error), owned);
             }
             case ImportCap imported when imported.connection() == this -> {
-                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_HOSTED);
-                descriptor.setInt(RpcSchema.CAPDESC_ID_INT, imported.entry.id);
+                writeDescriptor(segment, at, RpcSchema.CAP_RECEIVER_HOSTED, imported.entry.id);
                 return -1;
             }
             case PromiseCap promise when promise.connection() == this -> {
-                if (promise.resolution != null) return writeCapDescriptor(descriptor, promise.resolution, owned);
+                if (promise.resolution != null) return writeCapDescriptor(segment, at, promise.resolution, owned);
+                StructOut descriptor = Messages.view(segment, at, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
                 descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
                 writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
                         promise.questionId, promise.path);
@@ -970,7 +987,13 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    private int exportSenderHosted(StructOut descriptor, Server server, boolean owned) {
+    /** A CapDescriptor's tag and id (its one data word). */
+    private static void writeDescriptor(SegmentBuilder segment, int at, short tag, int id) {
+        segment.buffer.putShort(8 * at, tag);
+        segment.buffer.putInt(8 * at + 4 * RpcSchema.CAPDESC_ID_INT, id);
+    }
+
+    private int exportSenderHosted(SegmentBuilder segment, int at, Server server, boolean owned) {
         ExportEntry export = exportsByServer.get(server);
         if (export == null) {
             export = new ExportEntry(server);
@@ -979,8 +1002,7 @@ public final class RpcConnection implements AutoCloseable {
         }
         export.refs++;
         export.owned |= owned;
-        descriptor.setShort(0, RpcSchema.CAP_SENDER_HOSTED);
-        descriptor.setInt(RpcSchema.CAPDESC_ID_INT, export.id);
+        writeDescriptor(segment, at, RpcSchema.CAP_SENDER_HOSTED, export.id);
         return export.id;
     }
 
@@ -1154,7 +1176,8 @@ public final class RpcConnection implements AutoCloseable {
         boolean canceled;
         boolean releaseResultCaps;
         BuilderArena returnMessage;  // the Return, once returned; reused once written and removed
-        StructOut returnedPayload;   // its payload (results and capability table)
+        StructOut returnedPayload;   // its payload (results and capability table), or null and then
+        int returnedPayloadWord = -1;  // where it is in the Return's first segment (-1: no payload)
         boolean returnWritten;
         boolean removed;             // finished and returned: gone from the table
         Capability[] resultCaps = NO_CAPS;
@@ -1170,7 +1193,9 @@ public final class RpcConnection implements AutoCloseable {
 
         /** The results as the calls pipelined on them read them, or null once reused. Under the lock, once returned. */
         StructIn payload() {
-            return returnedPayload == null ? null : returnedPayload.asReader();
+            if (returnedPayload != null) return returnedPayload.asReader();
+            if (returnedPayloadWord < 0 || returnMessage == null) return null;
+            return Messages.view(returnMessage.getSegment(0), returnedPayloadWord, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS).asReader();
         }
 
         /** Parks {@code call} until this answer returns. Under the lock. */
@@ -1438,8 +1463,9 @@ public final class RpcConnection implements AutoCloseable {
         private final int methodId;
         private final StructIn params;
         private final Capability[] paramCaps;
-        private StructOut message;            // the Return (its member struct), once started
-        private StructOut payload;
+        private BuilderArena returnArena;     // the Return, once started
+        private StructOut payload;            // its payload, when a view of it was needed
+        private int payloadWord = -1;         // where the payload is, for results written without a view
         private StructOut results;
         private ArrayList<Capability> resultCaps;   // made by the first result capability
         private boolean answered;
@@ -1486,7 +1512,9 @@ public final class RpcConnection implements AutoCloseable {
         /** Starts the Return; {@code extraWords} for what its member holds beyond the member itself. */
         private StructOut startReturn(short kind, int extraWords) {
             BuilderArena arena = takeMessage(Messages.words(RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, extraWords));
-            message = Messages.start(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS);
+            StructOut message = Messages.start(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS);
+            returnArena = arena;
+            payloadWord = -1;
             message.setInt(0, answer.id);
             message.setShort(RpcSchema.RETURN_TAG_SHORT, kind);
             return message;
@@ -1495,11 +1523,25 @@ public final class RpcConnection implements AutoCloseable {
         @Override
         public StructOut initResults(int dataWords, int pointerCount, int sizeHint) {
             // The payload, the results and what the hint counts: what they point to and the capability table.
-            StructOut ret = startReturn(RpcSchema.RET_RESULTS, RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS
-                    + dataWords + pointerCount + (sizeHint + 7) / 8);
-            ret.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);  // releaseParamCaps = false
-            payload = ret.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
-            results = payload.initStruct(0, dataWords, pointerCount);
+            // The envelope is written word by word (see Messages.startRaw): Return, payload, results.
+            int extraWords = RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS + dataWords + pointerCount + (sizeHint + 7) / 8;
+            BuilderArena arena = takeMessage(Messages.words(RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, extraWords));
+            int ret = Messages.MEMBER_WORD;
+            int retPointers = ret + RpcSchema.RETURN_WORDS;
+            int payloadAt = retPointers + RpcSchema.RETURN_PTRS;
+            int resultsAt = payloadAt + RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS;
+            SegmentBuilder segment = Messages.startRaw(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS,
+                    resultsAt + dataWords + pointerCount);
+            Messages.pointTo(segment, retPointers, 0, payloadAt, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+            Messages.pointTo(segment, payloadAt + RpcSchema.PAYLOAD_WORDS, 0, resultsAt, dataWords, pointerCount);
+            segment.buffer.putInt(8 * ret, answer.id);
+            segment.buffer.putShort(8 * ret + 2 * RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_RESULTS);
+            // releaseParamCaps = false (the bit set means false: its default is true).
+            segment.buffer.put(8 * ret + RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT / 8, (byte) (1 << (RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT % 8)));
+            returnArena = arena;
+            payload = null;
+            payloadWord = payloadAt;
+            results = Messages.view(segment, resultsAt, dataWords, pointerCount);
             return results;
         }
 
@@ -1566,8 +1608,9 @@ public final class RpcConnection implements AutoCloseable {
                     if (error == null) {
                         answer.resultExports = writeResultCaps(caps);
                         answer.returnedPayload = payload;
+                        answer.returnedPayloadWord = payload == null ? payloadWord : -1;
                     }
-                    answer.returnMessage = message.arena();
+                    answer.returnMessage = returnArena;
                     answer.resultCaps = caps;
                     answer.error = error;
                     answer.returned = true;
@@ -1585,8 +1628,9 @@ public final class RpcConnection implements AutoCloseable {
                     if (answer.finished) removeAnswer(answer);
                 }
                 // The Return is the connection's now (and is reused once written and finished).
-                message = null;
+                returnArena = null;
                 payload = null;
+                payloadWord = -1;
                 results = null;
                 // The parameters' capabilities were lent for the call only.
                 if (target != null) target.close();
@@ -1632,6 +1676,7 @@ public final class RpcConnection implements AutoCloseable {
 
         private int[] writeResultCaps(Capability[] caps) {
             if (caps.length == 0) return NO_IDS;
+            if (payload == null) payload = Messages.view(returnArena.getSegment(0), payloadWord, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
             StructList.Builder<StructOut> table = payload.initList(CAP_LIST, 1, caps.length);
             int[] exported = new int[caps.length];
             int n = 0;

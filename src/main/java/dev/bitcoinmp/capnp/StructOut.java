@@ -93,6 +93,16 @@ public final class StructOut extends StructBuilder {
         return segment.getArena();
     }
 
+    /** The segment this struct is in. */
+    SegmentBuilder segmentBuilder() {
+        return segment;
+    }
+
+    /** The word of that segment where this struct's data section starts. */
+    int dataWord() {
+        return data / 8;
+    }
+
     public int dataWords() { return dataSize / 64; }
     public int pointerCount() { return pointerCount; }
 }
