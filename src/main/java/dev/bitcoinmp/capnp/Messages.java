@@ -54,7 +54,12 @@ final class Messages {
         SegmentBuilder first = message.getSegment(0);
         ByteBuffer buffer = first.buffer;
         // As SegmentBuilder.clear, in one fill rather than a write per word.
-        java.lang.foreign.MemorySegment.ofBuffer(buffer).asSlice(0, 8L * first.currentSize()).fill((byte) 0);
+        int bytes = 8 * first.currentSize();
+        if (buffer.hasArray()) {
+            java.util.Arrays.fill(buffer.array(), buffer.arrayOffset(), buffer.arrayOffset() + bytes, (byte) 0);
+        } else {
+            java.lang.foreign.MemorySegment.ofBuffer(buffer).asSlice(0, bytes).fill((byte) 0);
+        }
         first.pos = 0;
     }
 
