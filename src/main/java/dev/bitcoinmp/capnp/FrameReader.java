@@ -29,7 +29,7 @@ final class FrameReader {
 
     // Released messages kept for reuse; guarded by `free`.
     private static final int MAX_KEPT = 32;
-    private static final long MAX_KEPT_BYTES = 8L << 20;
+    private static final long MAX_KEPT_BYTES = 4L << 20;
     /** Messages larger than this are never kept. */
     private static final int MAX_KEPT_MESSAGE = 1 << 20;
     /** The smallest array made for a message (so that one serves messages of somewhat different sizes). */

@@ -216,7 +216,7 @@ public final class RpcConnection implements AutoCloseable {
     private static final int MAX_SPARE_MESSAGES = 32;
     private static final int MIN_MESSAGE_WORDS = 32;             // messages that may be reused start this large
     private static final int MAX_SPARE_WORDS = 128 * 1024;       // larger first segments (1 MiB) are left to the GC
-    private static final long MAX_SPARE_TOTAL_WORDS = 1L << 20;  // 8 MiB kept at most
+    private static final long MAX_SPARE_TOTAL_WORDS = 1L << 19;  // 4 MiB kept at most
     private static final int DIRECT_MESSAGE_WORDS = 1024;        // larger ones (over 8 KiB) are made in native memory
 
     /** An empty message with a first segment of at least {@code words} words: a spare one (the smallest that fits), or new. */
