@@ -141,6 +141,16 @@ public final class RpcConnection implements AutoCloseable {
     @Override
     public void close() {
         shutdown(RpcException.disconnected("connection closed"), null);
+        awaitFinished();
+    }
+
+    /** Ends the connection as {@link #close()} does, first telling the peer why in an Abort message. */
+    public void abort(String reason) {
+        shutdown(RpcException.disconnected(reason), reason);
+        awaitFinished();
+    }
+
+    private void awaitFinished() {
         if (Thread.currentThread() != reader) {
             try {
                 finished.await(5, TimeUnit.SECONDS);

@@ -70,6 +70,7 @@ final class Posix {
     private static final MethodHandle KILL = errnoCall("kill", JAVA_INT, JAVA_INT, JAVA_INT);
     private static final MethodHandle GETPID = downcall("getpid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle UMASK = downcall("umask", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     // The posix_spawn family returns an error number instead of setting errno.
     private static final MethodHandle SPAWN = downcall("posix_spawn",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
@@ -319,6 +320,15 @@ final class Posix {
     static int getpid() {
         try {
             return (int) GETPID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Sets the process' file mode creation mask; returns the previous one. Never fails. */
+    static int umask(int mask) {
+        try {
+            return (int) UMASK.invokeExact(mask);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

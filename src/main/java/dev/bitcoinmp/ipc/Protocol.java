@@ -26,7 +26,11 @@ public final class Protocol {
 
     /** Serves {@code init} on {@code stream} until the connection ends. */
     public void serve(Stream stream, Init init, String name) throws InterruptedException {
-        MpConnection connection = MpConnection.serve(stream, init, Init.class, name, options());
-        connection.awaitEnd(Long.MAX_VALUE, TimeUnit.DAYS);
+        serveInBackground(stream, init, name).awaitEnd(Long.MAX_VALUE, TimeUnit.DAYS);
+    }
+
+    /** Serves {@code init} on {@code stream} on the connection's own threads; returns at once. */
+    public MpConnection serveInBackground(Stream stream, Init init, String name) {
+        return MpConnection.serve(stream, init, Init.class, name, options());
     }
 }

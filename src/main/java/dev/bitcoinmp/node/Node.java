@@ -3,6 +3,8 @@ package dev.bitcoinmp.node;
 import dev.bitcoinmp.interfaces.Echo;
 import dev.bitcoinmp.interfaces.Init;
 import dev.bitcoinmp.ipc.IpcImpl;
+import dev.bitcoinmp.ipc.IpcListener;
+import dev.bitcoinmp.ipc.Protocol;
 import dev.bitcoinmp.rpc.CommandTable;
 import dev.bitcoinmp.rpc.JsonRpcDispatcher;
 import dev.bitcoinmp.rpc.RpcAuth;
@@ -25,6 +27,8 @@ final class Node {
     private final String argv0;
     private final String[] args;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
+    /** How long shutdown lets IPC requests already running finish before dropping their clients. */
+    private static final long IPC_SHUTDOWN_GRACE_MILLIS = 2_000;
 
     Node(String exe, boolean hasIpc, String argv0, String[] args) {
         this.exe = exe;
@@ -112,12 +116,26 @@ final class Node {
                 server.stop();
                 throw new StartupError("Error: " + e.getMessage());
             }
+            NodeInit init = new NodeInit(dispatcher[0]);
+            IpcListener ipcListener;
+            try {
+                ipcListener = hasIpc ? listenIpc(settings, net, log, init) : null;
+            } catch (StartupError e) {
+                server.stop();
+                throw e;
+            }
             Signals.onTermOrInt(stopRequested::countDown);
             dispatcher[0].ready();
             log.info("Done loading");
             stopRequested.await();
             log.info("Shutdown: in progress");
             server.stop();
+            if (ipcListener != null) {
+                // Requests already running over IPC (a stop, say) get their replies, as over HTTP; then
+                // every client is dropped, whatever it is doing.
+                init.awaitRpcIdle(IPC_SHUTDOWN_GRACE_MILLIS);
+                ipcListener.close();
+            }
             log.info("Shutdown: done");
             return 0;
         } catch (InterruptedException e) {
@@ -126,6 +144,30 @@ final class Node {
         } finally {
             Files.deleteIfExists(pidFile);
         }
+    }
+
+    /**
+     * Listens on every {@code -ipcbind} address (none: null). A failure stops start-up with Core's message
+     * {@code Unable to bind to IPC address '<address>'. <reason>}, after closing what was already bound.
+     */
+    private IpcListener listenIpc(Settings settings, Path net, NodeLog log, NodeInit init) {
+        List<String> addresses = settings.all("ipcbind").stream().filter(a -> !a.equals("0")).toList();   // -noipcbind
+        if (addresses.isEmpty()) return null;
+        int max = settings.getInt("ipcmaxconnections", Options.DEFAULT_IPC_MAX_CONNECTIONS);
+        if (max < 1) {
+            throw new StartupError("Error: Invalid value for -ipcmaxconnections: '" + max + "' (it must be at least 1)");
+        }
+        Consumer<String> ipcDebug = log.enabled("ipc") ? line -> log.debug("ipc", () -> line) : null;
+        IpcListener listener = new IpcListener(new Protocol(exe), init, max, log::info, ipcDebug);
+        for (String address : addresses) {
+            try {
+                log.info("Listening for IPC requests on address " + listener.listen(net, address));
+            } catch (IllegalArgumentException | IOException e) {
+                listener.close();
+                throw new StartupError("Error: Unable to bind to IPC address '" + address + "'. " + e.getMessage());
+            }
+        }
+        return listener;
     }
 
     private RpcAuth auth(Settings settings, Path net, NodeLog log) throws IOException {

@@ -15,6 +15,9 @@ public final class Options {
 
     private final Map<String, Spec> specs = new LinkedHashMap<>();
 
+    /** {@code -ipcmaxconnections} when not given. */
+    public static final int DEFAULT_IPC_MAX_CONNECTIONS = 64;
+
     public Options add(String name, String valueHelp, boolean networkOnly, String help) {
         specs.put(name, new Spec(name, valueHelp, networkOnly, help));
         return this;
@@ -57,7 +60,11 @@ public final class Options {
                 .add("rpcthreads", "<n>", false, "Threads serving JSON-RPC (default: 16)")
                 .add("rpcworkqueue", "<n>", false, "JSON-RPC requests queued beyond the running ones (default: 64)");
         if (ipc) {
-            o.add("ipcbind", "<address>", false, "Listen for IPC on <address>: unix, unix:<path> (repeatable)");
+            o.add("ipcbind", "<address>", false, "Listen for IPC connections on <address>: unix (<network data directory>/node.sock)"
+                    + " or unix:<path> (relative to the network data directory); repeatable. The socket is owner-only:"
+                    + " whoever can open it controls the node");
+            o.add("ipcmaxconnections", "<n>", false, "Serve at most <n> IPC connections at a time; further ones are refused"
+                    + " (default: " + DEFAULT_IPC_MAX_CONNECTIONS + ")");
         }
         return o;
     }
