@@ -3,6 +3,7 @@ package dev.bitcoinmp.cli;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.bitcoinmp.node.Settings;
 import dev.bitcoinmp.node.StartupError;
+import dev.bitcoinmp.rpc.RpcHttpConfig;
 import java.io.Console;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -208,9 +209,8 @@ public final class BitcoinCli {
             if (rpcconnect != null && !rpcconnect.equals("0")) {
                 if (!ipcconnect.equals("auto")) throw new CliError("-rpcconnect and -ipcconnect options cannot both be enabled");
             } else {
-                String chain = settings.chain().name;
-                IpcRpcCall.Target target = IpcRpcCall.target(ipcconnect, settings.networkDataDir(), chain);
-                reply = IpcRpcCall.call(target, chain, request, endpoint, settings.get("rpcuser", ""));
+                reply = IpcRpcCall.call(ipcconnect, settings.networkDataDir(), settings.chain().name, request, endpoint,
+                        settings.get("rpcuser", ""));
             }
         }
         if (reply == null) reply = callHttp(settings, request, password, endpoint);
@@ -219,15 +219,25 @@ public final class BitcoinCli {
 
     private String callHttp(Settings settings, String request, String password, String endpoint) {
         String rpcconnect = settings.get("rpcconnect", CliOptions.DEFAULT_RPCCONNECT);
-        HostPort connect = HostPort.parse(rpcconnect);
-        if (connect == null) throw new CliError("Invalid port provided in -rpcconnect: " + rpcconnect);
-        int port = connect.port() != 0 ? connect.port() : settings.chain().rpcPort;
+        String host;
+        int connectPort;
+        try {
+            // Split as -rpcbind is split (Core's SplitHostPort); port 0: none given.
+            RpcHttpConfig.Endpoint endpointOf = RpcHttpConfig.Endpoint.parse(rpcconnect, 0);
+            host = endpointOf.host();
+            connectPort = endpointOf.port();
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage().startsWith("Invalid port")) throw new CliError("Invalid port provided in -rpcconnect: " + rpcconnect);
+            host = rpcconnect;   // an empty host: the connection attempt says what is wrong
+            connectPort = 0;
+        }
+        int port = connectPort != 0 ? connectPort : settings.chain().rpcPort;
         String rpcport = settings.get("rpcport", null);
         if (rpcport != null) {
-            int value = HostPort.port(rpcport);
+            int value = port(rpcport);
             if (value == 0) throw new CliError("Invalid port provided in -rpcport: " + rpcport);
             port = value;
-            if (connect.port() != 0) err.print("Warning: Port specified in both -rpcconnect and -rpcport. Using -rpcport " + port + "\n");
+            if (connectPort != 0) err.print("Warning: Port specified in both -rpcconnect and -rpcport. Using -rpcport " + port + "\n");
         }
         long seconds = atoi(settings.get("rpcclienttimeout", Integer.toString(CliOptions.DEFAULT_CLIENT_TIMEOUT)));
         int timeoutMillis = seconds <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, seconds * 1000);
@@ -248,7 +258,7 @@ public final class BitcoinCli {
             credentials = settings.get("rpcuser", "") + ":" + password;
         }
         String authorization = "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
-        HttpPost.Reply reply = HttpPost.send(connect.host(), port, endpoint, authorization, request + "\n", timeoutMillis);
+        HttpPost.Reply reply = HttpPost.send(host, port, endpoint, authorization, request + "\n", timeoutMillis);
         int status = reply.status();
         if (status == 401) {
             String why = switch (cookie) {
@@ -310,6 +320,14 @@ public final class BitcoinCli {
             }
         }
         return path.toString();
+    }
+
+    /** A port number 1-65535 in decimal digits only (Core's ToIntegral<uint16_t>), else 0. */
+    static int port(String s) {
+        if (s.isEmpty() || s.length() > 5) return 0;
+        for (int i = 0; i < s.length(); i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return 0;
+        int value = Integer.parseInt(s);
+        return value <= 65535 ? value : 0;
     }
 
     /** Core's LocaleIndependentAtoi: the leading integer of {@code s}, 0 if there is none. */
