@@ -12,7 +12,9 @@
 //   mp_peer client-fd <fd> <scenario>    run a client scenario on an inherited socket
 //   mp_peer client-unix <path> <scenario>
 //   mp_peer bench <iterations> <size> <inflight>
-// Scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread.
+// Scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc.
+// The served TestInit extends Core's Init, and the scenarios that use only Init's methods (echo, rpc) also
+// run against a bitcoin-node's -ipcbind socket.
 //
 // Everything observable is printed to stdout, one line per event, flushed at once. Errors go to
 // stderr, with a non-zero exit status.
@@ -45,6 +47,7 @@
 
 #include <ipc/capnp/echo.capnp.h>
 #include <ipc/capnp/init.capnp.h>
+#include <ipc/capnp/rpc.capnp.h>
 #include <mp/proxy.capnp.h>
 #include <test.capnp.h>
 
@@ -310,6 +313,26 @@ class ServerCalculator final : public Calculator::Server {
   bool destroyed = false;
 };
 
+// Rpc for the Java client's test: answers with what it was given, so the three Text parameters are checked.
+class ServerRpc final : public Rpc::Server {
+ public:
+  explicit ServerRpc(kj::Own<Session> session) : session(kj::mv(session)) {}
+  ~ServerRpc() noexcept(false) { emit("released rpc"); }
+
+ protected:
+  kj::Promise<void> executeRpc(ExecuteRpcContext context) override {
+    return checkContext(*session, context.getParams().getContext()).then([context]() mutable {
+      auto params = context.getParams();
+      emit("executeRpc ", params.getUri());
+      context.getResults().setResult(kj::str("uri=", params.getUri(), " user=", params.getUser(),
+                                             " request=", params.getRequest()));
+    });
+  }
+
+ private:
+  kj::Own<Session> session;
+};
+
 class ServerInit final : public TestInit::Server {
  public:
   explicit ServerInit(kj::Own<Session> session) : session(kj::mv(session)) {}
@@ -325,6 +348,13 @@ class ServerInit final : public TestInit::Server {
     return checkContext(*session, context.getParams().getContext()).then([this, context]() mutable {
       emit("makeEcho");
       context.getResults().setResult(kj::heap<ServerEcho>(kj::addRef(*session)));
+    });
+  }
+
+  kj::Promise<void> makeRpc(MakeRpcContext context) override {
+    return checkContext(*session, context.getParams().getContext()).then([this, context]() mutable {
+      emit("makeRpc");
+      context.getResults().setResult(kj::heap<ServerRpc>(kj::addRef(*session)));
     });
   }
 
@@ -486,6 +516,8 @@ class Client {
       status = destroyedCallScenario();
     } else if (scenario == "bad-thread") {
       status = badThreadScenario();
+    } else if (scenario == "rpc") {
+      status = rpcScenario();
     } else {
       fail(kj::str("unknown scenario '", scenario, "'"));
     }
@@ -695,6 +727,23 @@ class Client {
     return 0;
   }
 
+  // Init.makeRpc, then Rpc.executeRpc of a JSON-RPC echo request; prints the reply text.
+  int rpcScenario() {
+    auto setup = startSetup();
+    finishSetup(setup);
+    auto make = setup.init.makeRpcRequest();
+    fillContext(make.initContext(), setup.thread);
+    Rpc::Client node = make.send().getResult();  // pipelined
+    auto request = node.executeRpcRequest();
+    fillContext(request.initContext(), setup.thread);
+    request.setRequest("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"cpp\",1],\"id\":1}");
+    request.setUri("/");
+    request.setUser("cpp-peer");
+    auto response = request.send().wait(waitScope);
+    emit("rpc ", response.getResult());
+    return 0;
+  }
+
   // makeEcho naming a thread that is not one of the server's (the client's own callback thread):
   // the server must refuse it. Then the same call with the server's thread works.
   int badThreadScenario() {
@@ -886,13 +935,13 @@ int usage() {
                "       mp_peer client-fd <fd> <scenario>\n"
                "       mp_peer client-unix <path> <scenario>\n"
                "       mp_peer bench <iterations> <size> <inflight>\n"
-               "scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread\n");
+               "scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc\n");
   return 2;
 }
 
 bool isScenario(kj::StringPtr name) {
   for (kj::StringPtr known :
-       {"echo", "callback", "exception", "disconnect", "destroyed-call", "bad-thread"}) {
+       {"echo", "callback", "exception", "disconnect", "destroyed-call", "bad-thread", "rpc"}) {
     if (name == known) return true;
   }
   return false;

@@ -76,7 +76,7 @@ public final class EchoBench {
     private static final List<double[]> results = new ArrayList<>();
 
     /** Median round trip in microseconds of {@code n} calls from one thread (after a warm-up). */
-    private static double sequential(Init init, String text, int n) {
+    static double sequential(Init init, String text, int n) {
         try (Echo echo = init.makeEcho()) {
             for (int i = 0; i < n / 5; i++) check(echo.echo(text), text);
             long[] times = new long[n];
@@ -92,7 +92,7 @@ public final class EchoBench {
     }
 
     /** Calls per second with {@code threads} callers, each with its own Echo and server thread. */
-    private static double parallel(Init init, String text, int threads, int perThread) throws Exception {
+    static double parallel(Init init, String text, int threads, int perThread) throws Exception {
         CyclicBarrier barrier = new CyclicBarrier(threads + 1);
         List<Thread> workers = new ArrayList<>();
         Throwable[] failure = new Throwable[1];
@@ -134,7 +134,7 @@ public final class EchoBench {
         return new double[] {Double.parseDouble(parts[0].substring(10)), Double.parseDouble(parts[1].substring(14))};
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         double[] copy = values.clone();
         Arrays.sort(copy);
         return copy[copy.length / 2];

@@ -37,7 +37,7 @@ import org.junit.jupiter.api.Assumptions;
  *   mp_peer client-fd &lt;fd&gt; &lt;scenario&gt;     client scenario on an inherited socket
  *   mp_peer client-unix &lt;path&gt; &lt;scenario&gt;
  *   mp_peer bench &lt;iterations&gt; &lt;size&gt; &lt;inflight&gt;
- *   scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread
+ *   scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc
  * </pre>
  * The fd modes need a descriptor the JVM cannot hand to a {@link ProcessBuilder} child; spawn
  * {@link #binary()} with {@code dev.bitcoinmp.ipc.SpawnedProcess} for those.

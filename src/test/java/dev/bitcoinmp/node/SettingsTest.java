@@ -117,9 +117,10 @@ class SettingsTest {
     void helpListsEveryOption() {
         String help = Options.node(true).helpText("bitcoin-node");
         for (String option : List.of("-datadir=<dir>", "-regtest", "-conf=<file>", "-rpcauth=<userpw>", "-rpcworkqueue=<n>",
-                "-debug=<category>", "-printtoconsole", "-pid=<file>", "-ipcbind=<address>", "-debuglogfile=<file>")) {
+                "-debug=<category>", "-printtoconsole", "-pid=<file>", "-ipcbind=<address>", "-ipcmaxconnections=<n>", "-debuglogfile=<file>")) {
             assertTrue(help.contains("\n  " + option + "\n"), option);
         }
         assertFalse(Options.node(false).helpText("bitcoind").contains("-ipcbind"));
+        assertFalse(Options.node(false).helpText("bitcoind").contains("-ipcmaxconnections"));
     }
 }
