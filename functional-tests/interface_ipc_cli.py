@@ -6,10 +6,11 @@ status over IPC and over HTTP for the same commands, errors included; IPC needs 
 node does not listen, or left a stale socket; -rpcwait over IPC; stop over IPC."""
 
 import os
+import socket
 from decimal import Decimal
 
 from test_framework.test_framework import BitcoinTestFramework, SkipTest
-from test_framework.util import assert_equal
+from test_framework.util import assert_equal, wait_until
 
 HINT = ("\n\nProbably bitcoin-node is not running or not listening on a unix socket. Can be started with:\n\n"
         "    bitcoin-node -chain=regtest -ipcbind=unix\n")
@@ -124,6 +125,17 @@ class TestBitcoinIpcCli(BitcoinTestFramework):
         assert_equal(self.run_cli(["-ipcconnect=unix:sockets/cli.sock"]), ok)
         assert_equal(self.run_cli(["-ipcconnect=unix:" + os.path.join(node.chain_path, "sockets", "cli.sock")]), ok)
         assert_equal(self.run_cli([]), auth_error)
+
+        self.log.info("a node at its -ipcmaxconnections limit: a clear error, not a hang")
+        self.restart_node(0, extra_args=["-ipcbind=unix", "-ipcmaxconnections=1"])
+        with socket.socket(socket.AF_UNIX) as held:
+            held.connect(node.ipc_socket_path)
+            with node.assert_debug_log(["IPC server: connection refused: too many IPC connections"]):
+                code, out, err = self.run_cli([])
+            assert_equal((code, out), (1, ""))
+            assert err.startswith("error: ") and "too many IPC connections (-ipcmaxconnections=1)" in err, err
+        # Once the node has seen the held connection end, there is room again.
+        wait_until(lambda: self.run_cli([]) == ok, timeout=30, timeout_factor=self.options.timeout_factor)
 
 
 if __name__ == '__main__':
