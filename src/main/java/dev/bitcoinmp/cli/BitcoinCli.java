@@ -57,9 +57,7 @@ public final class BitcoinCli {
         List<String> optionArgs = Arrays.asList(args).subList(0, firstCommandArg);
         for (String arg : optionArgs) {
             if (options.known(arg) == null) {
-                int eq = arg.indexOf('=');
-                String key = eq < 0 ? arg : arg.substring(0, eq);
-                err.print("Error parsing command line arguments: Invalid parameter " + (key.startsWith("--") ? key.substring(1) : key) + "\n");
+                err.print("Error parsing command line arguments: Invalid parameter " + arg + "\n");
                 return 1;
             }
         }
@@ -71,6 +69,10 @@ public final class BitcoinCli {
             }
             return 0;
         }
+        if (options.flag(optionArgs, "version")) {
+            out.print("bitcoin-cli (bitcoin-mp) RPC client version " + CliOptions.VERSION + "\n");
+            return 0;
+        }
         Settings settings;
         try {
             settings = Settings.load(optionArgs.toArray(new String[0]), options.forConfigFile());
@@ -79,10 +81,6 @@ public final class BitcoinCli {
             // Core's bitcoin-cli says "Error reading configuration file: ..." where the node says "Error: Error reading ...".
             err.print((message.startsWith("Error: Error reading") ? message.substring("Error: ".length()) : message) + "\n");
             return 1;
-        }
-        if (settings.getBool("version", false)) {
-            out.print("bitcoin-cli (bitcoin-mp) RPC client version " + CliOptions.VERSION + "\n");
-            return 0;
         }
         List<String> commandArgs = new ArrayList<>(Arrays.asList(args).subList(firstCommandArg, args.length));
         String print;

@@ -74,15 +74,26 @@ final class CliOptions {
 
     /** Whether {@code args} (the options only) ask for the help text, as Core's HelpRequested. */
     boolean helpRequested(List<String> args) {
-        for (String arg : args) {
-            String name = known(arg);
-            if (name != null && (name.equals("?") || name.equals("h") || name.equals("help")) && !isNegation(arg)) return true;
-        }
-        return false;
+        return flag(args, "?") || flag(args, "h") || flag(args, "help");
     }
 
-    private static boolean isNegation(String arg) {
-        return arg.startsWith("-no") || arg.startsWith("--no");
+    /** The last value {@code args} give the flag {@code name} ({@code -name}, {@code -name=0}, {@code -noname}). */
+    boolean flag(List<String> args, String name) {
+        boolean on = false;
+        for (String arg : args) {
+            if (!name.equals(known(arg))) continue;
+            String body = arg.startsWith("--") ? arg.substring(2) : arg.substring(1);
+            int eq = body.indexOf('=');
+            boolean value = eq < 0 || isTrue(body.substring(eq + 1));
+            on = body.startsWith(name) ? value : !value;   // -noname=0 is on
+        }
+        return on;
+    }
+
+    /** Core's InterpretBool: an integer, non-zero is true; empty is true; anything else false. */
+    private static boolean isTrue(String value) {
+        if (value.isEmpty()) return true;
+        return BitcoinCli.atoi(value) != 0;
     }
 
     /** The options to read bitcoin.conf with: the node's (so a node's config file is accepted) and these. */

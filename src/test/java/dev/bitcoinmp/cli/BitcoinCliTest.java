@@ -281,8 +281,13 @@ class BitcoinCliTest {
         assertEquals("", help.err());
         assertEquals(help.out(), cli("-?").out());
         assertEquals(new Result(0, "bitcoin-cli (bitcoin-mp) RPC client version " + CliOptions.VERSION + "\n", ""), cli("-version"));
-        assertEquals(new Result(1, "", "Error parsing command line arguments: Invalid parameter -rpcthreads\n"), cli("-rpcthreads=4", "echo"));
-        assertEquals(new Result(1, "", "Error parsing command line arguments: Invalid parameter -foo\n"), cli("--foo=1", "echo"));
+        assertEquals(new Result(1, "", "Error parsing command line arguments: Invalid parameter -rpcthreads=4\n"), cli("-rpcthreads=4", "echo"));
+        assertEquals(new Result(1, "", "Error parsing command line arguments: Invalid parameter --foo=1\n"), cli("--foo=1", "echo"));
+        assertEquals(new Result(1, "", "Error parsing command line arguments: Invalid parameter -regtest.rpcport=1\n"), cli("-regtest.rpcport=1", "echo"));
+        // -version and -help come before the data directory and config file are looked at.
+        assertEquals(0, cli("-datadir=" + dir.resolve("missing"), "-version").code());
+        assertEquals(0, cli("-datadir=" + dir.resolve("missing"), "-noversion=0").code());
+        assertEquals(1, cli("-datadir=" + dir.resolve("missing"), "-version=0", "echo").code());
         assertEquals(new Result(1, "", "error: too few parameters (need at least command)\n"), cli("-regtest"));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
