@@ -960,6 +960,8 @@ public final class RpcConnection implements AutoCloseable {
     Capability promiseCap(PendingCall call, short[] path) {
         synchronized (lock) {
             if (questions.get(call.questionId) == call) return new PromiseCap(call, call.questionId, path);
+            // Closing cleared the questions before it fails their calls: this one fails for the same reason.
+            if (closed && !call.isDone()) return new BrokenCap(closeReason);
         }
         // The question is gone: the answer is in.
         return call.resultCap(path);

@@ -2,9 +2,11 @@ package dev.bitcoinmp.ipc;
 
 import dev.bitcoinmp.capnp.ChannelStream;
 import dev.bitcoinmp.capnp.RpcConnection;
+import dev.bitcoinmp.capnp.Stream;
 import dev.bitcoinmp.interfaces.Init;
 import dev.bitcoinmp.mp.MpConnection;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -16,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -129,8 +132,10 @@ public final class IpcListener implements AutoCloseable {
         }
         if (refusal != null) {
             info.accept("IPC server: connection refused: " + refusal);
-            // Not started: nothing is read, the Abort is written and the socket closed.
-            new RpcConnection(stream, null, name).abort(refusal);
+            // Not started: nothing is read; the Abort is written, and the client let finish writing what it
+            // pipelined, so that it reads the Abort instead of failing on a closed socket. Off the accept thread.
+            Thread.ofVirtual().name("ipc-refuse-" + name)
+                    .start(() -> new RpcConnection(new LingeringStream(client, stream), null, name).abort(refusal));
             return;
         }
         MpConnection connection = protocol.serveInBackground(stream, init, name);
@@ -212,6 +217,46 @@ public final class IpcListener implements AutoCloseable {
             return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
         } catch (java.nio.file.NoSuchFileException e) {
             return null;
+        }
+    }
+
+    /**
+     * A stream whose close first ends our side of the socket, then reads and drops what the peer still sends
+     * until it closes too (it has read everything we wrote) or {@link #LINGER_MILLIS} pass.
+     */
+    private static final class LingeringStream implements Stream {
+        private static final long LINGER_MILLIS = 1_000;
+        private final SocketChannel channel;
+        private final ChannelStream stream;
+
+        LingeringStream(SocketChannel channel, ChannelStream stream) {
+            this.channel = channel;
+            this.stream = stream;
+        }
+
+        @Override
+        public int read(ByteBuffer dst) throws IOException {
+            return stream.read(dst);
+        }
+
+        @Override
+        public void write(ByteBuffer[] srcs, int count) throws IOException {
+            stream.write(srcs, count);
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                channel.shutdownOutput();
+                // A blocked read has no timeout: closing the channel from the timer ends it.
+                CompletableFuture.delayedExecutor(LINGER_MILLIS, TimeUnit.MILLISECONDS).execute(() -> closeQuietly(stream));
+                ByteBuffer sink = ByteBuffer.allocate(4096);
+                while (stream.read(sink) >= 0) sink.clear();
+            } catch (IOException ignored) {
+                // The peer is gone already: nothing to wait for.
+            } finally {
+                stream.close();
+            }
         }
     }
 
