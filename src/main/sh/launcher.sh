@@ -1,24 +1,38 @@
 #!/bin/sh
 # @EXE@: launcher of the Java node and its client. It passes its own path on as invoked (not resolved through
 # symlinks), like Core's argv[0], so that a bitcoin-node parent finds its sibling bitcoin-node next to the path the
-# user called.
-self=$(readlink -f -- "$0")
-home=$(dirname -- "$(dirname -- "$self")")
+# user called. A spawned child starts through this script on every echoipc, and bitcoin-cli on every command, so it
+# runs no other program unless it is reached through a symlink: shell built-ins only.
+self=$0
+case $self in */*) ;; *) self=./$self ;; esac
+if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
+home=${self%/*}/..
 java=${BITCOINMP_JAVA:-@JAVA@}
-opts=$(grep -v '^[[:space:]]*#' "$home/config/jvm.options" 2>/dev/null | tr '\n' ' ')
-aot=""
+opts=""
+if [ -r "$home/config/jvm.options" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    case $line in ''|[[:space:]]*'#'*|'#'*) ;; *) opts="$opts $line" ;; esac
+  done <"$home/config/jvm.options"
+fi
+# A spawned child and bitcoin-cli start from the AOT cache the build trained for them (a plain start if there is
+# none), and call their few reflective methods through core reflection's native accessor instead of spinning method
+# handles at start-up.
+quick=""
 case @EXE@ in
 bitcoin-cli)
-    # Arguments are decoded by the locale's charset; Core's bitcoin-cli passes bytes through, so read them as UTF-8.
-    case "${LC_ALL:-${LC_CTYPE:-$LANG}}" in
-    *[Uu][Tt][Ff]-8* | *[Uu][Tt][Ff]8*) ;;
-    *) LC_ALL=C.UTF-8; export LC_ALL ;;
-    esac
-    if [ -f "$home/lib/bitcoin-cli.aot" ]; then aot="-XX:AOTCache=$home/lib/bitcoin-cli.aot"; fi
-    ;;
+  # Arguments are decoded by the locale's charset; Core's bitcoin-cli passes bytes through, so read them as UTF-8.
+  case ${LC_ALL:-${LC_CTYPE:-${LANG:-}}} in
+  *[Uu][Tt][Ff]-8*|*[Uu][Tt][Ff]8*) ;;
+  *) LC_ALL=C.UTF-8; export LC_ALL ;;
+  esac
+  quick="-Djdk.reflect.useNativeAccessorOnly=true"
+  if [ -f "$home/lib/bitcoin-cli.aot" ]; then quick="$quick -XX:AOTCache=$home/lib/bitcoin-cli.aot"; fi
+  ;;
 *)
-    # A spawned child starts from the AOT cache the build trained (a plain start if there is none).
-    if [ "$1" = "-ipcfd" ] && [ -f "$home/lib/bitcoin-node.aot" ]; then aot="-XX:AOTCache=$home/lib/bitcoin-node.aot"; fi
-    ;;
+  if [ "$1" = "-ipcfd" ]; then
+    quick="-Djdk.reflect.useNativeAccessorOnly=true"
+    if [ -f "$home/lib/bitcoin-node.aot" ]; then quick="$quick -XX:AOTCache=$home/lib/bitcoin-node.aot"; fi
+  fi
+  ;;
 esac
-exec "$java" $opts $aot $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" @MAIN@ "$@"
+exec "$java" $opts $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" @MAIN@ "$@"

@@ -48,7 +48,8 @@ public final class CliAotTraining {
             command.add(ProcessHandle.current().info().command().orElse("java"));
             command.addAll(jvmOptions(target.resolve("config/jvm.options")));
             command.add("-XX:AOTCacheOutput=" + target.resolve("lib/bitcoin-cli.aot"));
-            command.addAll(List.of("-Dbitcoinmp.exe=bitcoin-cli", "-cp", target.resolve("lib") + "/*",
+            // As the launcher starts bitcoin-cli.
+            command.addAll(List.of("-Djdk.reflect.useNativeAccessorOnly=true", "-Dbitcoinmp.exe=bitcoin-cli", "-cp", target.resolve("lib") + "/*",
                     CliAotTraining.class.getName(), "--record", data.toString()));
             Process recorded = new ProcessBuilder(command).inheritIO().start();
             if (!recorded.waitFor(120, TimeUnit.SECONDS)) {
