@@ -37,6 +37,9 @@ BASE_SCRIPTS = [
     "feature_ipc_child_killed.py",
     "feature_ipc_child_crash.py",
     "feature_config_errors.py",
+    "interface_bitcoin_cli.py",
+    "interface_bitcoin_cli.py --binary=bitcoind",
+    "interface_ipc_cli.py",
 ]
 
 PER_TEST_TIMEOUT = 300

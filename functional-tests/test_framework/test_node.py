@@ -2,7 +2,9 @@
 """TestNode: one node process under test (start, wait for RPC, stop, kill, debug.log checks)."""
 
 import contextlib
+import decimal
 import http.client
+import json
 import logging
 import os
 import re
@@ -47,6 +49,7 @@ class TestNode:
         self.stdout = None
         self.stderr = None
         self.log = logging.getLogger("TestFramework.node%d" % i)
+        self.cli = TestNodeCLI(os.path.join(bindir, "bitcoin-cli"), self.datadir)
 
     # --- paths -----------------------------------------------------------------------------------------
     @property
@@ -62,6 +65,10 @@ class TestNode:
         return os.path.join(self.chain_path, ".cookie")
 
     @property
+    def ipc_socket_path(self):
+        return os.path.join(self.chain_path, "node.sock")
+
+    @property
     def rpcport(self):
         return rpc_port(self.index)
 
@@ -71,7 +78,7 @@ class TestNode:
 
     # --- RPC passthrough ---------------------------------------------------------------------------------
     def __getattr__(self, name):
-        if name.startswith("__") or name in ("rpc", "process"):
+        if name.startswith("__") or name in ("rpc", "process", "cli"):
             raise AttributeError(name)
         if self.rpc is None or not self.rpc_connected:
             raise AssertionError("node %d: RPC not connected (calling %s)" % (self.index, name))
@@ -247,6 +254,82 @@ class TestNode:
             if not ok:
                 raise AssertionError("expected start-up error %r, got %r" % (expected_msg, stderr))
         return stderr
+
+
+def arg_to_cli(arg):
+    """A Python value as bitcoin-cli takes it on its command line (Core's framework does the same)."""
+    if isinstance(arg, bool):
+        return str(arg).lower()
+    if arg is None:
+        return "null"
+    if isinstance(arg, (dict, list)):
+        return json.dumps(arg, default=_json_decimal)
+    return str(arg)
+
+
+def _json_decimal(o):
+    if isinstance(o, decimal.Decimal):
+        return float(o) if o != o.to_integral_value() else int(o)
+    raise TypeError(repr(o) + " is not JSON serializable")
+
+
+class TestNodeCLIAttr:
+    def __init__(self, cli, command):
+        self.cli = cli
+        self.command = command
+
+    def __call__(self, *args, **kwargs):
+        return self.cli.send_cli(self.command, *args, **kwargs)
+
+
+class TestNodeCLI:
+    """bitcoin-cli run against a node, as Core's TestNodeCLI: `node.cli.echo("a")`, `node.cli("-rpcwait").uptime()`.
+
+    A result is decoded as JSON (floats as Decimal) when it is JSON, else returned as the printed text; a failure with
+    `error code:` / `error message:` lines raises JSONRPCException, any other failure CalledProcessError."""
+
+    def __init__(self, binary, datadir):
+        self.binary = binary
+        self.datadir = datadir
+        self.options = []
+        self.input = None
+        self.log = logging.getLogger("TestFramework.bitcoincli")
+
+    def __call__(self, *options, input=None):
+        cli = TestNodeCLI(self.binary, self.datadir)
+        cli.options = [str(o) for o in options]
+        cli.input = input
+        return cli
+
+    def __getattr__(self, command):
+        if command.startswith("__"):
+            raise AttributeError(command)
+        return TestNodeCLIAttr(self, command)
+
+    def command_line(self, *args):
+        return [self.binary, "-datadir=" + self.datadir] + self.options + [str(a) for a in args]
+
+    def run(self, *args, timeout=120):
+        """Run bitcoin-cli with the options and `args` as given; return the CompletedProcess (text)."""
+        cmd = self.command_line(*args)
+        self.log.debug("running %s", cmd)
+        return subprocess.run(cmd, input=self.input or "", capture_output=True, text=True, encoding="utf8", timeout=timeout)
+
+    def send_cli(self, clicommand=None, *args, **kwargs):
+        pos_args = [arg_to_cli(arg) for arg in args]
+        named_args = ["%s=%s" % (key, arg_to_cli(value)) for key, value in kwargs.items() if value is not None]
+        cli_args = (["-named"] if named_args else []) + ([clicommand] if clicommand is not None else []) + pos_args + named_args
+        result = self.run(*cli_args)
+        if result.returncode:
+            match = re.match(r"error code: ([-0-9]+)\nerror message:\n(.*)", result.stderr, re.DOTALL)
+            if match:
+                code, message = match.groups()
+                raise JSONRPCException(dict(code=int(code), message=message.rstrip("\n")))
+            raise subprocess.CalledProcessError(result.returncode, self.binary, output=result.stderr)
+        try:
+            return json.loads(result.stdout, parse_float=decimal.Decimal)
+        except (json.JSONDecodeError, decimal.InvalidOperation):
+            return result.stdout.rstrip("\n")
 
 
 def _find(msg, log):

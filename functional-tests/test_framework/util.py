@@ -3,6 +3,7 @@
 
 import os
 import re
+import subprocess
 import time
 from decimal import Decimal
 
@@ -53,6 +54,22 @@ def assert_raises_rpc_error(code, message, fun, *args, **kwds):
             raise AssertionError("Unexpected JSONRPC error code %i (expected %i): %s" % (e.error["code"], code, e.error))
         if message is not None and message not in e.error["message"]:
             raise AssertionError("Expected substring not found in error message:\nsubstring: %r\nerror: %r" % (message, e.error))
+        return e
+    except Exception as e:
+        raise AssertionError("Unexpected exception raised: " + type(e).__name__ + ": " + str(e))
+    raise AssertionError("No exception raised")
+
+
+def assert_raises_process_error(returncode, output, fun, *args, **kwds):
+    """Run fun(*args, **kwds) and assert that it raises CalledProcessError with `returncode` whose output
+    contains `output` (None: any)."""
+    try:
+        fun(*args, **kwds)
+    except subprocess.CalledProcessError as e:
+        if returncode != e.returncode:
+            raise AssertionError("Unexpected returncode %i (expected %i): %r" % (e.returncode, returncode, e.output))
+        if output is not None and output not in e.output:
+            raise AssertionError("Expected substring not found:\nsubstring: %r\noutput: %r" % (output, e.output))
         return e
     except Exception as e:
         raise AssertionError("Unexpected exception raised: " + type(e).__name__ + ": " + str(e))

@@ -1,8 +1,8 @@
 #!/bin/sh
-# @EXE@: launcher of the Java node. It passes its own path on as invoked (not resolved through symlinks), like
-# Core's argv[0], so that a bitcoin-node parent finds its sibling bitcoin-node next to the path the user called.
-# A spawned child starts through this script on every echoipc, so it runs no other program unless it is reached
-# through a symlink: shell built-ins only.
+# @EXE@: launcher of the Java node and its client. It passes its own path on as invoked (not resolved through
+# symlinks), like Core's argv[0], so that a bitcoin-node parent finds its sibling bitcoin-node next to the path the
+# user called. A spawned child starts through this script on every echoipc, and bitcoin-cli on every command, so it
+# runs no other program unless it is reached through a symlink: shell built-ins only.
 self=$0
 case $self in */*) ;; *) self=./$self ;; esac
 if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
@@ -14,11 +14,25 @@ if [ -r "$home/config/jvm.options" ]; then
     case $line in ''|[[:space:]]*'#'*|'#'*) ;; *) opts="$opts $line" ;; esac
   done <"$home/config/jvm.options"
 fi
-# A spawned child starts from the AOT cache the build trained (a plain start if there is none), and calls its
-# few methods through core reflection's native accessor instead of spinning method handles at start-up.
-child=""
-if [ "$1" = "-ipcfd" ]; then
-  child="-Djdk.reflect.useNativeAccessorOnly=true"
-  if [ -f "$home/lib/bitcoin-node.aot" ]; then child="$child -XX:AOTCache=$home/lib/bitcoin-node.aot"; fi
-fi
-exec "$java" $opts $child $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" dev.bitcoinmp.node.NodeMain "$@"
+# A spawned child and bitcoin-cli start from the AOT cache the build trained for them (a plain start if there is
+# none), and call their few reflective methods through core reflection's native accessor instead of spinning method
+# handles at start-up.
+# Arguments and file names are decoded by the locale's charset; Core passes bytes through, so read them as UTF-8.
+case ${LC_ALL:-${LC_CTYPE:-${LANG:-}}} in
+*[Uu][Tt][Ff]-8*|*[Uu][Tt][Ff]8*) ;;
+*) LC_ALL=C.UTF-8; export LC_ALL ;;
+esac
+quick=""
+case @EXE@ in
+bitcoin-cli)
+  quick="-Djdk.reflect.useNativeAccessorOnly=true"
+  if [ -f "$home/lib/bitcoin-cli.aot" ]; then quick="$quick -XX:AOTCache=$home/lib/bitcoin-cli.aot"; fi
+  ;;
+*)
+  if [ "$1" = "-ipcfd" ]; then
+    quick="-Djdk.reflect.useNativeAccessorOnly=true"
+    if [ -f "$home/lib/bitcoin-node.aot" ]; then quick="$quick -XX:AOTCache=$home/lib/bitcoin-node.aot"; fi
+  fi
+  ;;
+esac
+exec "$java" $opts $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" @MAIN@ "$@"
