@@ -84,7 +84,7 @@ build_base() {
     --change "ENV JAVA_HOME=/opt/java/openjdk" \
     --change "ENV PATH=/opt/java/openjdk/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
     --change "ENV LANG=C.UTF-8" \
-    --change "LABEL dev.bitcoinmp.base.fingerprint=$fingerprint" \
+    --change "LABEL dev.bitcoinmp.image=base dev.bitcoinmp.base.fingerprint=$fingerprint" \
     --change 'CMD ["java", "-version"]' \
     - "$image" >/dev/null
   # Smoke test: the runtime starts in it.
@@ -114,6 +114,10 @@ fi
 
 echo "building node image $tag on $base"
 docker build -f "$project/src/docker/Dockerfile" --build-arg BASE_IMAGE="$base" -t "$tag" "$project"
+# Images of this script that a new build left without a name.
+for kind in node base; do
+  docker image prune -f --filter "label=dev.bitcoinmp.image=$kind" >/dev/null
+done
 
 size() {
   docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.1f MB", $1 / 1e6}'

@@ -106,7 +106,8 @@ public final class HealthCheck {
         try (HttpClient client = HttpClient.newBuilder().connectTimeout(TIMEOUT).build()) {
             response = client.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
-            throw new Unhealthy("no RPC reply from " + uri + ": " + e);
+            throw new Unhealthy("no RPC reply from " + uri + ": " + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : " " + e.getMessage()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Unhealthy("interrupted");

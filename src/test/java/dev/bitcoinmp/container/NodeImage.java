@@ -22,10 +22,16 @@ final class NodeImage {
     private static String built;
     private static AssertionError failed;
 
-    /** Skips the calling tests when no Docker engine answers. */
+    static final String NO_DOCKER =
+            "Docker is not available: container tests skipped (start dockerd, or run .ci/run, which does)";
+
+    static boolean dockerAvailable() {
+        return DockerClientFactory.instance().isDockerAvailable();
+    }
+
+    /** Skips the calling test when no Docker engine answers. */
     static void assumeDocker() {
-        assumeTrue(DockerClientFactory.instance().isDockerAvailable(),
-                "Docker is not available: the container tests are skipped (start dockerd, or run .ci/run, which does)");
+        assumeTrue(dockerAvailable(), NO_DOCKER);
     }
 
     /** The image's name, building it first if this JVM has not yet. */
