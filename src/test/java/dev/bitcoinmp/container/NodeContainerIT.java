@@ -208,6 +208,18 @@ class NodeContainerIT {
         return result.getStdout();
     }
 
+    /** Waits (up to 60 s) for Docker to call the container healthy; the output of its last health check. */
+    private static String awaitHealthy(GenericContainer<?> container) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        InspectContainerResponse.ContainerState state = container.getCurrentContainerInfo().getState();
+        while (!"healthy".equals(state.getHealth().getStatus()) && System.nanoTime() < deadline) {
+            Thread.sleep(250);
+            state = container.getCurrentContainerInfo().getState();
+        }
+        assertEquals("healthy", state.getHealth().getStatus(), String.valueOf(state.getHealth().getLog()));
+        return state.getHealth().getLog().getLast().getOutput();
+    }
+
     private static int count(Pattern pattern, String text) {
         Matcher matcher = pattern.matcher(text);
         int n = 0;
@@ -249,14 +261,7 @@ class NodeContainerIT {
     void theNodeRunsAsTheUnprivilegedUserAndTheHealthCheckAsksItOverRpc() throws Exception {
         var status = node.execInContainer("sh", "-c", "grep '^Uid:' /proc/1/status");
         assertTrue(status.getStdout().matches("Uid:\\s+10001\\s+10001\\s+10001\\s+10001\\s*"), status.getStdout());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        InspectContainerResponse.ContainerState state = node.getCurrentContainerInfo().getState();
-        while (!"healthy".equals(state.getHealth().getStatus()) && System.nanoTime() < deadline) {
-            Thread.sleep(250);
-            state = node.getCurrentContainerInfo().getState();
-        }
-        assertEquals("healthy", state.getHealth().getStatus(), String.valueOf(state.getHealth().getLog()));
-        String output = state.getHealth().getLog().getLast().getOutput();
+        String output = awaitHealthy(node);
         assertTrue(output.matches("RPC ready at http://127\\.0\\.0\\.1:18443/ \\(bitcoin-node pid \\d+\\), uptime \\d+ s\\n"), output);
         // The same check with options pointing elsewhere reports why it fails, with exit code 1.
         var wrongPort = node.execInContainer("/opt/bitcoin-mp/bin/healthcheck", "-regtest", "-datadir=/data", "-rpcport=1");
@@ -355,14 +360,8 @@ class NodeContainerIT {
             assertTrue(log.contains("bitcoind starting"), log);
             assertFalse(log.contains("launched"), "no child: " + log);
             assertEquals(List.of(), spawnedChildren(bitcoind));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            InspectContainerResponse.ContainerState state = bitcoind.getCurrentContainerInfo().getState();
-            while (!"healthy".equals(state.getHealth().getStatus()) && System.nanoTime() < deadline) {
-                Thread.sleep(250);
-                state = bitcoind.getCurrentContainerInfo().getState();
-            }
-            assertEquals("healthy", state.getHealth().getStatus(), String.valueOf(state.getHealth().getLog()));
-            assertTrue(state.getHealth().getLog().getLast().getOutput().contains("(bitcoind pid "), String.valueOf(state.getHealth().getLog()));
+            String health = awaitHealthy(bitcoind);
+            assertTrue(health.contains("(bitcoind pid "), health);
 
             bitcoind.getDockerClient().stopContainerCmd(bitcoind.getContainerId()).withTimeout(10).exec();
             assertEquals(0L, bitcoind.getDockerClient().inspectContainerCmd(bitcoind.getContainerId()).exec().getState().getExitCodeLong());
