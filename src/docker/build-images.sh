@@ -41,10 +41,12 @@ modules=java.base,java.logging,java.net.http,jdk.unsupported
 # (mkdir, chown), and cat, ls, sleep for `docker exec` inspection (the container tests use cat and sleep).
 programs=(sh readlink dirname grep tr mkdir chown cat ls sleep)
 
+root=
+trap '[ -z "$root" ] || rm -rf "$root"' EXIT
+
 build_base() {
-  local jdk=$1 image=$2 fingerprint=$3 root
+  local jdk=$1 image=$2 fingerprint=$3
   root=$(mktemp -d "${TMPDIR:-/tmp}/bitcoin-mp-base.XXXXXX")
-  trap 'rm -rf "$root"' RETURN
   # The host's top-level symlinks (a merged /usr: /bin -> usr/bin, /lib64 -> usr/lib64, ...) as they are.
   for d in bin sbin lib lib64; do
     if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"; fi
