@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Start-up errors: exit code 1 with `Error: ...` on stderr and nothing else.
 - an unknown option: `Error: Invalid parameter -foo` (also from bitcoin.conf)
-- bitcoin-node -ipcfd misuse: `Error: Invalid -ipcfd number '+3'`; bitcoind has no -ipcfd at all
+- bitcoin-node -ipcfd misuse: `Error: Invalid -ipcfd number '+3'`, a number that is no open descriptor; bitcoind has no -ipcfd at all
 - a missing data directory, a malformed -rpcauth
 and the node starts normally afterwards."""
 
@@ -58,6 +58,11 @@ class StartupErrorsTest(BitcoinTestFramework):
             for bad in ("+3", "abc", "3x", ""):
                 code, out, err = self.run_raw(["-ipcfd", bad])
                 assert_equal((code, err.strip(), out), (1, "Error: Invalid -ipcfd number '%s'" % bad, ""))
+            # a well-formed number that is no open descriptor of the child
+            code, out, err = self.run_raw(["-ipcfd", "987"])
+            assert_equal((code, out), (1, ""))
+            assert err.startswith("Error: -ipcfd 987 is not an open descriptor: "), err
+            assert "Bad file descriptor" in err, err
         else:
             code, out, err = self.run_raw(["-ipcfd", "+3"])
             assert_equal((code, err.strip()), (1, "Error: Invalid parameter -ipcfd"))

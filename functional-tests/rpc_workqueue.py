@@ -57,7 +57,7 @@ class RPCWorkQueueTest(BitcoinTestFramework):
 
         self.log.info("%d concurrent slow requests with one worker and a queue of one", CONCURRENT)
         saw_503 = False
-        with node.assert_debug_log(["request rejected because", "-rpcworkqueue="], timeout=5):
+        with node.assert_debug_log(["WARNING: request rejected because http work queue depth exceeded, it can be increased with the -rpcworkqueue= setting"], timeout=5):
             for attempt in range(3):
                 results = self.burst(slow_body)
                 statuses = [r[0] for r in results]

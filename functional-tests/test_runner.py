@@ -35,6 +35,7 @@ BASE_SCRIPTS = [
     "feature_shutdown.py",
     "feature_shutdown.py --binary=bitcoind",
     "feature_ipc_child_killed.py",
+    "feature_ipc_child_crash.py",
     "feature_config_errors.py",
 ]
 

@@ -7,20 +7,43 @@ import java.nio.ByteOrder;
 
 /**
  * Reads messages in the standard (unpacked) stream framing: segment count - 1, segment sizes in words,
- * padding to a word, then the segments. Sizes are checked against the limits before any allocation;
- * each message gets one array of exactly its own size (and, beyond it, a buffer per segment and one
- * {@link InMessage}).
+ * padding to a word, then the segments. Sizes are checked against the limits before any allocation.
+ *
+ * <p>Each message is read into an {@link InMessage} whose array is reused: messages that were
+ * {@link InMessage#release() released} are kept (a bounded number and size of them) and the next message
+ * that fits is read into one of them, overwriting it whole, so that reading a message allocates nothing
+ * once the connection has run for a while, and a large one costs no zeroing of a new array.
  */
 final class FrameReader {
 
     private final Stream stream;
     private final ReaderLimits limits;
     private final ByteBuffer in;   // bytes read from the stream but not used yet, between position and limit
+    private int[] sizes = new int[8];   // segment sizes in words of the frame being read (reader thread only)
+
+    /**
+     * Bytes read ahead: several small messages come in one read, and at most this much of a large one is
+     * copied twice (from here into its array; the rest is read into its array directly).
+     */
+    private static final int READ_AHEAD = 16 * 1024;
+
+    // Released messages kept for reuse; guarded by `free`.
+    private static final int MAX_KEPT = 32;
+    private static final long MAX_KEPT_BYTES = 4L << 20;
+    /** Messages larger than this are never kept. */
+    private static final int MAX_KEPT_MESSAGE = 1 << 20;
+    /** The smallest array made for a message (so that one serves messages of somewhat different sizes). */
+    private static final int MIN_ARRAY = 256;
+    private final InMessage[] free = new InMessage[MAX_KEPT];
+    private int freeCount;
+    private long freeBytes;
 
     FrameReader(Stream stream, ReaderLimits limits) {
         this.stream = stream;
         this.limits = limits;
-        this.in = ByteBuffer.allocate(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
+        // Room for the largest header the limits allow (up to 64 KiB, as before).
+        int largestHeader = (int) Math.min(64 * 1024, (4 + 4L * limits.maxSegments() + 7) & ~7);
+        this.in = ByteBuffer.allocate(Math.max(READ_AHEAD, largestHeader)).order(ByteOrder.LITTLE_ENDIAN);
         in.limit(0);
     }
 
@@ -56,33 +79,58 @@ final class FrameReader {
             if (readSmall(headerBytes, receiver)) return true;
             base = in.position();   // buffered bytes may have moved (to the start of the buffer)
         }
-        byte[] body = new byte[(int) totalWords * 8];
-        // One buffer over the whole body; for a message of one segment (almost all) it is the segment itself.
-        ByteBuffer whole = ByteBuffer.wrap(body).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer first = whole;
-        ByteBuffer[] others = null;
-        if (segmentCount > 1) {
-            first = segment(whole, 0, segmentWords(base, 0));
-            others = new ByteBuffer[segmentCount - 1];
-            int offset = segmentWords(base, 0) * 8;
-            for (int i = 1; i < segmentCount; i++) {
-                int words = segmentWords(base, i);
-                others[i - 1] = segment(whole, offset, words);
-                offset += words * 8;
-            }
-        }
+        if (sizes.length < segmentCount) sizes = new int[Math.max(segmentCount, 2 * sizes.length)];
+        for (int i = 0; i < segmentCount; i++) sizes[i] = segmentWords(base, i);
+        int bytes = (int) totalWords * 8;
+        InMessage message = take(bytes);
         in.position(base + headerBytes);
-        int have = Math.min(in.remaining(), body.length);
-        in.get(body, 0, have);
-        if (have < body.length) {
-            whole.position(have);
-            while (whole.hasRemaining()) {
-                if (stream.read(whole) < 0) throw new EOFException("stream ended inside a message");
+        int have = Math.min(in.remaining(), bytes);
+        in.get(message.array, 0, have);
+        if (have < bytes) {
+            ByteBuffer rest = message.whole.limit(bytes).position(have);
+            while (rest.hasRemaining()) {
+                if (stream.read(rest) < 0) throw new EOFException("stream ended inside a message");
             }
-            whole.position(0);
         }
-        receiver.message(new InMessage(first, others, limits.traversalWords(), limits.nestingLimit()));
+        message.setUp(sizes, segmentCount, limits);
+        receiver.message(message);
         return true;
+    }
+
+    /** A message of at least {@code bytes} bytes: a kept one (the smallest that fits), or a new one. */
+    private InMessage take(int bytes) {
+        synchronized (free) {
+            int best = -1;
+            for (int i = 0; i < freeCount; i++) {
+                InMessage m = free[i];
+                if (m.capacity() < bytes) continue;
+                if (best < 0 || m.capacity() < free[best].capacity()) best = i;
+            }
+            if (best >= 0) {
+                InMessage m = free[best];
+                free[best] = free[--freeCount];
+                free[freeCount] = null;
+                freeBytes -= m.capacity();
+                m.setInUse(true);
+                return m;
+            }
+        }
+        int capacity = bytes > MAX_KEPT_MESSAGE ? bytes : Math.max(MIN_ARRAY, Integer.highestOneBit(Math.max(1, bytes - 1)) << 1);
+        InMessage m = new InMessage(this, capacity);
+        m.setInUse(true);
+        return m;
+    }
+
+    /** Takes back a released message (see {@link InMessage#release()}); kept if within the bounds. */
+    void giveBack(InMessage message) {
+        synchronized (free) {
+            if (!message.inUse()) return;
+            message.setInUse(false);
+            int capacity = message.capacity();
+            if (capacity > MAX_KEPT_MESSAGE || freeCount == MAX_KEPT || freeBytes + capacity > MAX_KEPT_BYTES) return;
+            free[freeCount++] = message;
+            freeBytes += capacity;
+        }
     }
 
     /**
@@ -104,11 +152,6 @@ final class FrameReader {
 
     private int segmentWords(int headerBase, int index) {
         return in.getInt(headerBase + 4 + 4 * index);
-    }
-
-    /** The segment at {@code offset}: a buffer whose capacity is its size, as segment readers expect. */
-    private static ByteBuffer segment(ByteBuffer whole, int offset, int words) {
-        return whole.slice(offset, words * 8).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Ensures {@code n} unread bytes are buffered; false at a clean end of stream if allowed. */

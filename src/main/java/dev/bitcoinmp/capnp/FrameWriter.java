@@ -10,9 +10,9 @@ import org.capnproto.SegmentBuilder;
 
 /**
  * Turns outgoing messages into the bytes of the standard stream framing. A writer collects the frames of
- * one write: headers and small segments are copied into a staging buffer that is kept from write to write
- * (so that framing the messages of a call allocates nothing); large segments are written from where they
- * are. One thread at a time uses a writer.
+ * one write: headers and small segments are copied into a (native) staging buffer that is kept from write
+ * to write (so that framing the messages of a call allocates nothing); large segments are written from where
+ * they are, in the same gathering write. One thread at a time uses a writer.
  */
 final class FrameWriter {
 
@@ -42,9 +42,9 @@ final class FrameWriter {
             SegmentBuilder segment = segments.get(i);
             int bytes = segment.currentSize() * 8;
             ByteBuffer buffer = segment.buffer;
-            if (bytes <= COPY_LIMIT && buffer.hasArray()) {
+            if (bytes <= COPY_LIMIT) {
                 reserve(bytes);
-                staging.put(staging.position(), buffer.array(), buffer.arrayOffset(), bytes);
+                staging.put(staging.position(), buffer, 0, bytes);
                 staging.position(staging.position() + bytes);
             } else {
                 endRegion();
@@ -113,8 +113,12 @@ final class FrameWriter {
         parts[partCount++] = part;
     }
 
+    /**
+     * In native memory: a stream writes native buffers from where they are, so a write whose parts are all
+     * native (the staging buffer, large messages made native) copies nothing before the system call.
+     */
     private static ByteBuffer newStaging(int capacity) {
-        return ByteBuffer.allocate(capacity).order(ByteOrder.LITTLE_ENDIAN);
+        return ByteBuffer.allocateDirect(capacity).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** Appends the header and segments of {@code message} to {@code out} (new buffers: for tests and tools). */

@@ -10,6 +10,10 @@ public abstract sealed class IncomingCall permits LocalIncomingCall, RpcConnecti
 
     public abstract int methodId();
 
+    /**
+     * The parameters, readable until the call is answered: a connection then reuses the message they are
+     * in (values to keep longer are copied out, as the codecs do).
+     */
     public abstract StructIn params();
 
     /**

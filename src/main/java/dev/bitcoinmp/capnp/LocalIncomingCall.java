@@ -48,7 +48,7 @@ final class LocalIncomingCall extends IncomingCall {
         answered = true;
         if (results == null) initResults(0, 0, 0);
         call.closeCaps();
-        pending.complete(holder.asReader(), resultCaps.toArray(Capability[]::new));
+        pending.complete(holder.asReader(), resultCaps.toArray(Capability[]::new), null);
     }
 
     @Override

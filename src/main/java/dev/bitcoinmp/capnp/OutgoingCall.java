@@ -1,20 +1,31 @@
 package dev.bitcoinmp.capnp;
 
 import org.capnproto.BuilderArena;
+import org.capnproto.SegmentBuilder;
 
 /**
  * A call being prepared: its parameters are written straight into the Call message that will be sent
  * (or, for an object of this process, read back from it by the callee).
+ *
+ * <p>The envelope is written word by word (see {@link Messages#startRaw}): the Call at
+ * {@link Messages#MEMBER_WORD}, then its target, its payload and the parameters, in the first segment.
  */
 public final class OutgoingCall {
 
     private static final Capability[] NO_CAPS = new Capability[0];
+    private static final int CALL = Messages.MEMBER_WORD;
+    private static final int CALL_POINTERS = CALL + RpcSchema.CALL_WORDS;
+    private static final int TARGET = CALL_POINTERS + RpcSchema.CALL_PTRS;
+    private static final int PAYLOAD = TARGET + RpcSchema.TARGET_WORDS + RpcSchema.TARGET_PTRS;
+    private static final int PARAMS = PAYLOAD + RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS;
+    /** The payload's pointer to the capability table. */
+    static final int CAP_TABLE_POINTER = PAYLOAD + RpcSchema.PAYLOAD_WORDS + 1;
 
     final Capability target;
     final long interfaceId;
     final int methodId;
-    final StructOut call;       // the Call struct of the message
-    final StructOut payload;
+    final BuilderArena message;
+    private final SegmentBuilder segment;
     private final StructOut params;
     /** Handles this call owns until it is sent ([0, capCount)); null entries stand for null capabilities. */
     private Capability[] caps = NO_CAPS;
@@ -26,20 +37,45 @@ public final class OutgoingCall {
         this.interfaceId = interfaceId;
         this.methodId = methodId;
         // Beyond the parameters and what the size hint counts (their content, the capability table): the
-        // target (a promised answer with a transform of up to three steps, at most) and the payload.
+        // target and the payload, and room for a promised answer with a transform of a few steps.
         int words = Messages.words(RpcSchema.CALL_WORDS, RpcSchema.CALL_PTRS, 10 + dataWords + pointerCount + (sizeHint + 7) / 8);
         RpcConnection connection = target.connection();
-        BuilderArena message = connection != null ? connection.takeMessage(words) : Messages.newArena(words);
-        call = Messages.start(message, RpcSchema.CALL, RpcSchema.CALL_WORDS, RpcSchema.CALL_PTRS);
-        call.setLong(RpcSchema.CALL_IFACE_LONG, interfaceId);
-        call.setShort(RpcSchema.CALL_METHOD_SHORT, (short) methodId);
-        payload = call.initStruct(RpcSchema.CALL_PARAMS, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
-        params = payload.initStruct(0, dataWords, pointerCount);
+        message = connection != null ? connection.takeMessage(words) : Messages.newArena(words);
+        segment = Messages.startRaw(message, RpcSchema.CALL, RpcSchema.CALL_WORDS, RpcSchema.CALL_PTRS, PARAMS + dataWords + pointerCount);
+        Messages.pointTo(segment, CALL_POINTERS, RpcSchema.CALL_TARGET, TARGET, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+        Messages.pointTo(segment, CALL_POINTERS, RpcSchema.CALL_PARAMS, PAYLOAD, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+        Messages.pointTo(segment, PAYLOAD + RpcSchema.PAYLOAD_WORDS, 0, PARAMS, dataWords, pointerCount);
+        segment.buffer.putLong(8 * CALL + 8 * RpcSchema.CALL_IFACE_LONG, interfaceId);
+        segment.buffer.putShort(8 * CALL + 2 * RpcSchema.CALL_METHOD_SHORT, (short) methodId);
+        params = Messages.view(segment, PARAMS, dataWords, pointerCount);
     }
 
     /** The parameter struct, to fill before sending (and not to touch after: the message is reused once sent). */
     public StructOut params() {
         return params;
+    }
+
+    /** Sets the question id of the Call. */
+    void setQuestionId(int id) {
+        segment.buffer.putInt(8 * CALL, id);
+    }
+
+    /** Makes the target an import of the peer. */
+    void targetImport(int importId) {
+        segment.buffer.putShort(8 * TARGET + 2 * RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_IMPORTED);
+        segment.buffer.putInt(8 * TARGET, importId);
+    }
+
+    /** Makes the target a promised answer: returns the target, to write the answer into. */
+    StructOut targetPromised() {
+        StructOut view = Messages.view(segment, TARGET, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+        view.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_PROMISED);
+        return view;
+    }
+
+    /** The payload (to write its capability table through the runtime when it does not fit raw). */
+    StructOut payload() {
+        return Messages.view(segment, PAYLOAD, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
     }
 
     /**

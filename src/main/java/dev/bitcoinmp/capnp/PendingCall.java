@@ -16,6 +16,8 @@ public final class PendingCall {
     int paramExportCount;
     private volatile boolean done;
     private StructIn payload;     // content (the results) at pointer 0
+    private InMessage message;    // the Return the payload is in, released once the response is closed
+    private boolean pipelined;    // capabilities were asked of the results: their message is never released
     private Capability[] caps = NO_CAPS;
     private RpcException error;
     private volatile Waiter waiter;
@@ -33,7 +35,7 @@ public final class PendingCall {
 
     /**
      * Waits for the answer, running calls back into this thread meanwhile; throws {@link RpcException} if
-     * the call failed. The response owns the result capabilities.
+     * the call failed. The response owns the result capabilities; its results may be read until it is closed.
      */
     public Response await() {
         if (!done) {
@@ -46,8 +48,25 @@ public final class PendingCall {
             if (error != null) throw new RpcException(error.type(), error.reason());
             if (taken) throw new IllegalStateException("response already taken");
             taken = true;
-            return new Response(payload.getStruct(0), caps);
+            return new Response(payload.getStruct(0), caps, this);
         }
+    }
+
+    /** The response was closed: its results are read, and their message may be reused unless capabilities were asked of them. */
+    void responseClosed() {
+        InMessage done;
+        synchronized (this) {
+            if (pipelined) return;
+            done = message;
+            message = null;
+            payload = null;
+        }
+        if (done != null) done.release();
+    }
+
+    /** Capabilities are (or may be) taken from the results at any time: their message is kept as it is. */
+    synchronized void markPipelined() {
+        pipelined = true;
     }
 
     /**
@@ -56,6 +75,7 @@ public final class PendingCall {
      */
     public Capability pipelinedCap(short... path) {
         synchronized (this) {
+            pipelined = true;
             if (done) return resultCap(path);
         }
         if (connection == null) {
@@ -71,19 +91,27 @@ public final class PendingCall {
     /** The caller will not wait for the answer: its result capabilities are released when it comes. */
     public void release() {
         Capability[] toClose = null;
+        InMessage unused = null;
         synchronized (this) {
             abandoned = true;
             if (done && !taken) {
                 taken = true;
                 toClose = caps;
+                if (!pipelined) {
+                    unused = message;
+                    message = null;
+                    payload = null;
+                }
             }
         }
         if (toClose != null) for (Capability cap : toClose) if (cap != null) cap.close();
+        if (unused != null) unused.release();
     }
 
     /** The result capability at {@code path} (a new handle), or a broken one if the call failed. */
     synchronized Capability resultCap(short[] path) {
         if (error != null) return new BrokenCap(error);
+        if (payload == null) return new BrokenCap(new RpcException(RpcException.Type.FAILED, "the results were released"));
         try {
             int index = walk(payload, path);
             if (index < 0 || index >= caps.length || caps[index] == null) {
@@ -121,8 +149,9 @@ public final class PendingCall {
         action.run();
     }
 
-    void complete(StructIn payload, Capability[] caps) {
-        settle(payload, caps, null);
+    /** The call returned {@code payload}, in {@code message} (released when the results are done with; may be null). */
+    void complete(StructIn payload, Capability[] caps, InMessage message) {
+        settle(payload, caps, null, message);
     }
 
     /** Takes over the outcome of {@code other} (a call that stood in for this one). */
@@ -135,8 +164,9 @@ public final class PendingCall {
             otherPayload = other.payload;
             otherError = other.error;
             other.taken = true;
+            other.pipelined = true;   // its message is now read through this call: never released
         }
-        settle(otherPayload, otherCaps, otherError);
+        settle(otherPayload, otherCaps, otherError, null);
     }
 
     boolean hasWaiter() {
@@ -144,18 +174,20 @@ public final class PendingCall {
     }
 
     void fail(RpcException error) {
-        settle(null, NO_CAPS, error);
+        settle(null, NO_CAPS, error, null);
     }
 
-    private void settle(StructIn payload, Capability[] caps, RpcException error) {
+    private void settle(StructIn payload, Capability[] caps, RpcException error, InMessage message) {
         List<Runnable> actions;
         boolean closeCaps;
         synchronized (this) {
             if (done) {
                 for (Capability cap : caps) if (cap != null) cap.close();
+                if (message != null) message.release();
                 return;
             }
             this.payload = payload;
+            this.message = message;
             this.caps = caps;
             this.error = error;
             actions = whenDone;

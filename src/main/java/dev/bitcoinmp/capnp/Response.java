@@ -1,16 +1,23 @@
 package dev.bitcoinmp.capnp;
 
-/** The results of a call that returned; owns the capabilities they carry until taken or closed. */
+/**
+ * The results of a call that returned; owns the capabilities they carry until taken or closed. The results
+ * are readable until the response is closed: their message is then reused for another.
+ */
 public final class Response implements AutoCloseable {
 
     private final StructIn results;
     private final Capability[] caps;
+    private final PendingCall call;
+    private boolean closed;
 
-    Response(StructIn results, Capability[] caps) {
+    Response(StructIn results, Capability[] caps, PendingCall call) {
         this.results = results;
         this.caps = caps;
+        this.call = call;
     }
 
+    /** The results; not to be read after {@link #close()}. */
     public StructIn results() {
         return results;
     }
@@ -29,5 +36,8 @@ public final class Response implements AutoCloseable {
             if (caps[i] != null) caps[i].close();
             caps[i] = null;
         }
+        if (closed) return;
+        closed = true;
+        call.responseClosed();
     }
 }

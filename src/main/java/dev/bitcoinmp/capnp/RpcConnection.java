@@ -12,6 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.capnproto.BuilderArena;
+import org.capnproto.SegmentBuilder;
 import org.capnproto.StructList;
 
 /**
@@ -177,12 +178,19 @@ public final class RpcConnection implements AutoCloseable {
     /** Adds the frames of {@code batch} to the frame writer. By the writing thread. */
     private void frame(Outbox batch) {
         for (int i = 0; i < batch.size(); i++) {
-            switch (batch.message(i)) {
-                case null -> frameWriter.addSmall(batch.smallTag(i), batch.smallData(i));
-                case BuilderArena built -> frameWriter.add(built);
-                case OutgoingCall call -> frameWriter.add(call.call.arena());
-                case Answer answer -> frameWriter.add(answer.returnMessage);
-                default -> throw new IllegalStateException("not a message: " + batch.message(i));
+            // instanceof chains rather than type switches here: a type switch's bootstrap generates a class at
+            // run time, which a spawned child would pay for at start-up (the AOT cache cannot hold it).
+            Object message = batch.message(i);
+            if (message == null) {
+                frameWriter.addSmall(batch.smallTag(i), batch.smallData(i));
+            } else if (message instanceof BuilderArena built) {
+                frameWriter.add(built);
+            } else if (message instanceof OutgoingCall call) {
+                frameWriter.add(call.message);
+            } else if (message instanceof Answer answer) {
+                frameWriter.add(answer.returnMessage);
+            } else {
+                throw new IllegalStateException("not a message: " + message);
             }
         }
     }
@@ -190,13 +198,12 @@ public final class RpcConnection implements AutoCloseable {
     /** The messages of {@code batch} were written: Calls, and Returns already finished, are reused. Under the lock. */
     private void afterWrite(Outbox batch) {
         for (int i = 0; i < batch.size(); i++) {
-            switch (batch.message(i)) {
-                case OutgoingCall call -> recycle(call.call.arena());
-                case Answer answer -> {
-                    answer.returnWritten = true;
-                    if (answer.removed) recycleReturn(answer);
-                }
-                case null, default -> { }
+            Object message = batch.message(i);
+            if (message instanceof OutgoingCall call) {
+                recycle(call.message);
+            } else if (message instanceof Answer answer) {
+                answer.returnWritten = true;
+                if (answer.removed) recycleReturn(answer);
             }
         }
     }
@@ -209,27 +216,46 @@ public final class RpcConnection implements AutoCloseable {
      * caller is done with its OutgoingCall when it sends it); a Return once written and its answer finished
      * (until then calls pipelined on it read its results).
      */
-    private final java.util.ArrayDeque<BuilderArena> spareMessages = new java.util.ArrayDeque<>();
-    private static final int MAX_SPARE_MESSAGES = 8;
-    private static final int MIN_MESSAGE_WORDS = 32;      // messages that may be reused start this large
-    private static final int MAX_SPARE_WORDS = 512;       // larger first segments are left to the GC
+    private final BuilderArena[] spareMessages = new BuilderArena[MAX_SPARE_MESSAGES];
+    private int spareCount;        // guarded by spareMessages, as spareWords
+    private long spareWords;
+    private static final int MAX_SPARE_MESSAGES = 32;
+    private static final int MIN_MESSAGE_WORDS = 32;             // messages that may be reused start this large
+    private static final int MAX_SPARE_WORDS = 128 * 1024;       // larger first segments (1 MiB) are left to the GC
+    private static final long MAX_SPARE_TOTAL_WORDS = 1L << 19;  // 4 MiB kept at most
+    private static final int DIRECT_MESSAGE_WORDS = 1024;        // larger ones (over 8 KiB) are made in native memory
 
-    /** An empty message with a first segment of at least {@code words} words: a spare one, or new. */
+    /** An empty message with a first segment of at least {@code words} words: a spare one (the smallest that fits), or new. */
     BuilderArena takeMessage(int words) {
         synchronized (spareMessages) {
-            BuilderArena spare = spareMessages.peekLast();
-            if (spare != null && Messages.firstSegmentWords(spare) >= words) return spareMessages.pollLast();
+            int best = -1;
+            for (int i = 0; i < spareCount; i++) {
+                int size = Messages.firstSegmentWords(spareMessages[i]);
+                if (size >= words && (best < 0 || size < Messages.firstSegmentWords(spareMessages[best]))) best = i;
+            }
+            if (best >= 0) {
+                BuilderArena spare = spareMessages[best];
+                spareMessages[best] = spareMessages[--spareCount];
+                spareMessages[spareCount] = null;
+                spareWords -= Messages.firstSegmentWords(spare);
+                return spare;
+            }
         }
-        return Messages.newArena(Math.max(words, MIN_MESSAGE_WORDS));
+        if (words <= DIRECT_MESSAGE_WORDS || words > MAX_SPARE_WORDS) return Messages.newArena(Math.max(words, MIN_MESSAGE_WORDS));
+        // A large message is made a power of two large (so that it serves later ones of somewhat other sizes),
+        // in native memory (so that it is written from where it is).
+        return Messages.newDirectArena(Integer.highestOneBit(words - 1) << 1);
     }
 
     /** Keeps {@code message}, which nothing refers to any more, for reuse. Under the lock. */
     private void recycle(BuilderArena message) {
-        if (closed || Messages.firstSegmentWords(message) > MAX_SPARE_WORDS) return;
+        int words = Messages.firstSegmentWords(message);
+        if (closed || words > MAX_SPARE_WORDS) return;
         synchronized (spareMessages) {
-            if (spareMessages.size() >= MAX_SPARE_MESSAGES) return;
+            if (spareCount == MAX_SPARE_MESSAGES || spareWords + words > MAX_SPARE_TOTAL_WORDS) return;
             Messages.clear(message);
-            spareMessages.addLast(message);
+            spareMessages[spareCount++] = message;
+            spareWords += words;
         }
     }
 
@@ -238,6 +264,7 @@ public final class RpcConnection implements AutoCloseable {
         BuilderArena message = answer.returnMessage;
         answer.returnMessage = null;
         answer.returnedPayload = null;
+        answer.returnedPayloadWord = -1;
         if (message != null) recycle(message);
     }
 
@@ -348,13 +375,24 @@ public final class RpcConnection implements AutoCloseable {
         shutdown(reason, abort);
     }
 
+    /**
+     * Handles {@code message} and releases it for reuse (see {@link InMessage}) once nothing reads it any more:
+     * here, for every kind but a Call (its parameters are read until it is answered) and a Return (its
+     * results are read until the response is closed).
+     */
     private void handle(InMessage message) {
         short tag = message.tag();
         if (debug != null) debug.accept(name + " <- " + tagName(tag));
         switch (tag) {
             case RpcSchema.BOOTSTRAP -> handleBootstrap(message.member());
-            case RpcSchema.CALL -> handleCall(message.member());
-            case RpcSchema.RETURN -> handleReturn(message.member());
+            case RpcSchema.CALL -> {
+                handleCall(message.member(), message);
+                return;
+            }
+            case RpcSchema.RETURN -> {
+                handleReturn(message.member(), message);
+                return;
+            }
             case RpcSchema.FINISH -> handleFinish(message.member());
             case RpcSchema.RELEASE -> handleRelease(message.member());
             case RpcSchema.RESOLVE -> handleResolve(message.member());
@@ -366,6 +404,7 @@ public final class RpcConnection implements AutoCloseable {
             case RpcSchema.UNIMPLEMENTED -> handleUnimplemented(message.member());
             default -> replyUnimplemented(message.root());
         }
+        message.release();
     }
 
     /** A Finish or a Release the frame reader read without a message reader (see {@link SmallMessage}). */
@@ -389,7 +428,7 @@ public final class RpcConnection implements AutoCloseable {
             if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
             Answer answer = new Answer(id);
             answers.put(id, answer);
-            NetworkCall call = new NetworkCall(answer, 0, 0, null, NO_CAPS, null);
+            NetworkCall call = new NetworkCall(answer, 0, 0, null, NO_CAPS, null, null);
             if (bootstrap == null) {
                 call.returnException(new RpcException(RpcException.Type.FAILED, "this side offers no bootstrap object"));
             } else {
@@ -399,7 +438,8 @@ public final class RpcConnection implements AutoCloseable {
         flushLater();
     }
 
-    private void handleCall(StructIn call) {
+    /** A Call, in {@code message}: the call it becomes releases the message once answered. */
+    private void handleCall(StructIn call, InMessage message) {
         int id = call.getInt(0);
         long interfaceId = call.getLong(RpcSchema.CALL_IFACE_LONG);
         int methodId = call.getShort(RpcSchema.CALL_METHOD_SHORT) & 0xffff;
@@ -412,10 +452,11 @@ public final class RpcConnection implements AutoCloseable {
             Answer answer = new Answer(id);
             answers.put(id, answer);
             if (sendTo != 0) {
-                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null).returnException(
+                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
                         new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
+                message.release();
             } else {
-                ready = takeCall(answer, interfaceId, methodId, target, payload);
+                ready = takeCall(answer, interfaceId, methodId, target, payload, message);
             }
         }
         if (ready != null) ready.deliver();
@@ -427,7 +468,7 @@ public final class RpcConnection implements AutoCloseable {
      * away, and a malformed reference is found while the message is at hand. Returns the call if it is
      * ready, or parks it on the first answer it waits for (then null). Under the lock.
      */
-    private NetworkCall takeCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload) {
+    private NetworkCall takeCall(Answer answer, long interfaceId, int methodId, StructIn target, StructIn payload, InMessage message) {
         StructIn params = payload.getStruct(0);
         Capability targetCap = null;
         CapRef targetWait = null;
@@ -470,9 +511,9 @@ public final class RpcConnection implements AutoCloseable {
             throw e;
         }
         if (targetWait == null && capWaits == null) {
-            return new NetworkCall(answer, interfaceId, methodId, params, caps, targetCap);
+            return new NetworkCall(answer, interfaceId, methodId, params, caps, targetCap, message);
         }
-        return new ParkedCall(answer, interfaceId, methodId, params, targetCap, targetWait, caps, capWaits).prepareOrPark(null);
+        return new ParkedCall(answer, interfaceId, methodId, params, targetCap, targetWait, caps, capWaits, message).prepareOrPark(null);
     }
 
     /** A capability an incoming call names in one of our answers that is still being computed. */
@@ -509,9 +550,10 @@ public final class RpcConnection implements AutoCloseable {
         final CapRef targetWait;
         final Capability[] caps;
         final CapRef[] capWaits;
+        final InMessage message;
 
         ParkedCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability targetCap, CapRef targetWait,
-                   Capability[] caps, CapRef[] capWaits) {
+                   Capability[] caps, CapRef[] capWaits, InMessage message) {
             this.answer = answer;
             this.interfaceId = interfaceId;
             this.methodId = methodId;
@@ -520,6 +562,7 @@ public final class RpcConnection implements AutoCloseable {
             this.targetWait = targetWait;
             this.caps = caps;
             this.capWaits = capWaits;
+            this.message = message;
         }
 
         /** Lets go of the capabilities taken when the call arrived. Under the lock. */
@@ -547,7 +590,7 @@ public final class RpcConnection implements AutoCloseable {
                 for (int i = 0; i < caps.length; i++) if (capWaits[i] != null) caps[i] = resolve(capWaits[i]);
             }
             Capability target = targetWait != null ? resolve(targetWait) : targetCap;
-            return new NetworkCall(answer, interfaceId, methodId, params, caps, target);
+            return new NetworkCall(answer, interfaceId, methodId, params, caps, target, message);
         }
     }
 
@@ -665,7 +708,8 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    private void handleReturn(StructIn ret) {
+    /** A Return, in {@code message}: results go to the pending call, which releases the message once they are read. */
+    private void handleReturn(StructIn ret, InMessage message) {
         int id = ret.getInt(0);
         boolean releaseParamCaps = !ret.getBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
         short tag = ret.getShort(RpcSchema.RETURN_TAG_SHORT);
@@ -685,7 +729,8 @@ public final class RpcConnection implements AutoCloseable {
                         if (table.size() > 0) caps = new Capability[table.size()];
                         for (int i = 0; i < caps.length; i++) caps[i] = readCapDescriptor(table.get(i));
                     }
-                    pending.complete(payload, caps);
+                    pending.complete(payload, caps, message);
+                    message = null;
                 }
                 case RpcSchema.RET_EXCEPTION -> pending.fail(readException(ret.getStruct(0)));
                 case RpcSchema.RET_CANCELED -> pending.fail(new RpcException(RpcException.Type.FAILED, "call canceled"));
@@ -695,6 +740,7 @@ public final class RpcConnection implements AutoCloseable {
             enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
             questions.remove(id);
         }
+        if (message != null) message.release();
         if (!pending.hasWaiter()) flushLater();
     }
 
@@ -850,14 +896,11 @@ public final class RpcConnection implements AutoCloseable {
             }
             int id = questions.add(pending);
             pending.questionId = id;
-            call.call.setInt(0, id);
-            StructOut target = call.call.initStruct(RpcSchema.CALL_TARGET, RpcSchema.TARGET_WORDS, RpcSchema.TARGET_PTRS);
+            call.setQuestionId(id);
             if (importTarget != null) {
-                target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_IMPORTED);
-                target.setInt(0, importTarget.id);
+                call.targetImport(importTarget.id);
             } else {
-                target.setShort(RpcSchema.TARGET_TAG_SHORT, RpcSchema.TARGET_PROMISED);
-                writePromisedAnswer(target.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionTarget, path);
+                writePromisedAnswer(call.targetPromised().initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS), questionTarget, path);
             }
             try {
                 writeCapTable(call, pending);
@@ -892,12 +935,21 @@ public final class RpcConnection implements AutoCloseable {
     private void writeCapTable(OutgoingCall call, PendingCall pending) {
         int count = call.capCount();
         if (count == 0) return;
-        StructList.Builder<StructOut> table = call.payload.initList(CAP_LIST, 1, count);
         int[] exported = new int[count];
         int n = 0;
-        for (int i = 0; i < count; i++) {
-            int export = writeCapDescriptor(table.get(i), call.cap(i), false);
-            if (export >= 0) exported[n++] = export;
+        int element = Messages.structListRaw(call.message, OutgoingCall.CAP_TABLE_POINTER, count, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
+        if (element >= 0) {
+            SegmentBuilder segment = call.message.getSegment(0);
+            for (int i = 0; i < count; i++) {
+                int export = writeCapDescriptor(segment, element + i * (RpcSchema.CAPDESC_WORDS + RpcSchema.CAPDESC_PTRS), call.cap(i), false);
+                if (export >= 0) exported[n++] = export;
+            }
+        } else {
+            StructList.Builder<StructOut> table = call.payload().initList(CAP_LIST, 1, count);
+            for (int i = 0; i < count; i++) {
+                int export = writeCapDescriptor(table.get(i), call.cap(i), false);
+                if (export >= 0) exported[n++] = export;
+            }
         }
         pending.paramExports = exported;
         pending.paramExportCount = n;
@@ -905,35 +957,42 @@ public final class RpcConnection implements AutoCloseable {
 
     /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
     private int writeCapDescriptor(StructOut descriptor, Capability cap, boolean owned) {
-        switch (cap) {
-            case null -> {
-                descriptor.setShort(0, RpcSchema.CAP_NONE);
-                return -1;
-            }
-            case LocalCap local -> {
-                return exportSenderHosted(descriptor, local.server, owned);
-            }
-            case BrokenCap broken -> {
-                return exportSenderHosted(descriptor, new BrokenServer(broken.error), owned);
-            }
-            case ImportCap imported when imported.connection() == this -> {
-                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_HOSTED);
-                descriptor.setInt(RpcSchema.CAPDESC_ID_INT, imported.entry.id);
-                return -1;
-            }
-            case PromiseCap promise when promise.connection() == this -> {
-                if (promise.resolution != null) return writeCapDescriptor(descriptor, promise.resolution, owned);
-                descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
-                writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
-                        promise.questionId, promise.path);
-                return -1;
-            }
-            default -> throw new IllegalArgumentException(
-                    "a capability of another connection cannot be passed on this one");
-        }
+        return writeCapDescriptor(descriptor.segmentBuilder(), descriptor.dataWord(), cap, owned);
     }
 
-    private int exportSenderHosted(StructOut descriptor, Server server, boolean owned) {
+    /**
+     * Describes {@code cap} in the CapDescriptor at word {@code at} of {@code segment}; returns the export id
+     * if it was exported. Under the lock.
+     */
+    private int writeCapDescriptor(SegmentBuilder segment, int at, Capability cap, boolean owned) {
+        if (cap == null) {
+            writeDescriptor(segment, at, RpcSchema.CAP_NONE, 0);
+            return -1;
+        } else if (cap instanceof LocalCap local) {
+            return exportSenderHosted(segment, at, local.server, owned);
+        } else if (cap instanceof BrokenCap broken) {
+            return exportSenderHosted(segment, at, new BrokenServer(broken.error), owned);
+        } else if (cap instanceof ImportCap imported && imported.connection() == this) {
+            writeDescriptor(segment, at, RpcSchema.CAP_RECEIVER_HOSTED, imported.entry.id);
+            return -1;
+        } else if (cap instanceof PromiseCap promise && promise.connection() == this) {
+            if (promise.resolution != null) return writeCapDescriptor(segment, at, promise.resolution, owned);
+            StructOut descriptor = Messages.view(segment, at, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
+            descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
+            writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
+                    promise.questionId, promise.path);
+            return -1;
+        }
+        throw new IllegalArgumentException("a capability of another connection cannot be passed on this one");
+    }
+
+    /** A CapDescriptor's tag and id (its one data word). */
+    private static void writeDescriptor(SegmentBuilder segment, int at, short tag, int id) {
+        segment.buffer.putShort(8 * at, tag);
+        segment.buffer.putInt(8 * at + 4 * RpcSchema.CAPDESC_ID_INT, id);
+    }
+
+    private int exportSenderHosted(SegmentBuilder segment, int at, Server server, boolean owned) {
         ExportEntry export = exportsByServer.get(server);
         if (export == null) {
             export = new ExportEntry(server);
@@ -942,8 +1001,7 @@ public final class RpcConnection implements AutoCloseable {
         }
         export.refs++;
         export.owned |= owned;
-        descriptor.setShort(0, RpcSchema.CAP_SENDER_HOSTED);
-        descriptor.setInt(RpcSchema.CAPDESC_ID_INT, export.id);
+        writeDescriptor(segment, at, RpcSchema.CAP_SENDER_HOSTED, export.id);
         return export.id;
     }
 
@@ -1117,7 +1175,8 @@ public final class RpcConnection implements AutoCloseable {
         boolean canceled;
         boolean releaseResultCaps;
         BuilderArena returnMessage;  // the Return, once returned; reused once written and removed
-        StructOut returnedPayload;   // its payload (results and capability table)
+        StructOut returnedPayload;   // its payload (results and capability table), or null and then
+        int returnedPayloadWord = -1;  // where it is in the Return's first segment (-1: no payload)
         boolean returnWritten;
         boolean removed;             // finished and returned: gone from the table
         Capability[] resultCaps = NO_CAPS;
@@ -1133,7 +1192,9 @@ public final class RpcConnection implements AutoCloseable {
 
         /** The results as the calls pipelined on them read them, or null once reused. Under the lock, once returned. */
         StructIn payload() {
-            return returnedPayload == null ? null : returnedPayload.asReader();
+            if (returnedPayload != null) return returnedPayload.asReader();
+            if (returnedPayloadWord < 0 || returnMessage == null) return null;
+            return Messages.view(returnMessage.getSegment(0), returnedPayloadWord, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS).asReader();
         }
 
         /** Parks {@code call} until this answer returns. Under the lock. */
@@ -1285,6 +1346,7 @@ public final class RpcConnection implements AutoCloseable {
             this.call = call;
             this.questionId = questionId;
             this.path = path;
+            call.markPipelined();
             call.whenDone(this::resolve);
         }
 
@@ -1400,31 +1462,37 @@ public final class RpcConnection implements AutoCloseable {
         private final int methodId;
         private final StructIn params;
         private final Capability[] paramCaps;
-        private StructOut message;            // the Return (its member struct), once started
-        private StructOut payload;
+        private BuilderArena returnArena;     // the Return, once started
+        private StructOut payload;            // its payload, when a view of it was needed
+        private int payloadWord = -1;         // where the payload is, for results written without a view
         private StructOut results;
         private ArrayList<Capability> resultCaps;   // made by the first result capability
         private boolean answered;
         private boolean ownedResults = true;  // a result object belongs to the caller; the bootstrap does not
         private Capability target;            // the object called: held until the call is answered
+        private InMessage callMessage;        // the Call the parameters are in: released once answered
 
-        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps, Capability target) {
+        NetworkCall(Answer answer, long interfaceId, int methodId, StructIn params, Capability[] paramCaps, Capability target,
+                    InMessage callMessage) {
             this.answer = answer;
             this.interfaceId = interfaceId;
             this.methodId = methodId;
             this.params = params;
             this.paramCaps = paramCaps;
             this.target = target;
+            this.callMessage = callMessage;
         }
 
         /** Hands the call to the object it targets. Not under the lock. */
         void deliver() {
             Capability to = target;
             try {
-                switch (to) {
-                    case LocalCap local -> local.server.dispatch(this);
-                    case BrokenCap broken -> returnException(broken.error);
-                    default -> returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
+                if (to instanceof LocalCap local) {
+                    local.server.dispatch(this);
+                } else if (to instanceof BrokenCap broken) {
+                    returnException(broken.error);
+                } else {
+                    returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
                             "the call's target is an object of the caller; calls reflected back are not supported"));
                 }
             } catch (RuntimeException e) {
@@ -1445,7 +1513,9 @@ public final class RpcConnection implements AutoCloseable {
         /** Starts the Return; {@code extraWords} for what its member holds beyond the member itself. */
         private StructOut startReturn(short kind, int extraWords) {
             BuilderArena arena = takeMessage(Messages.words(RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, extraWords));
-            message = Messages.start(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS);
+            StructOut message = Messages.start(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS);
+            returnArena = arena;
+            payloadWord = -1;
             message.setInt(0, answer.id);
             message.setShort(RpcSchema.RETURN_TAG_SHORT, kind);
             return message;
@@ -1454,11 +1524,25 @@ public final class RpcConnection implements AutoCloseable {
         @Override
         public StructOut initResults(int dataWords, int pointerCount, int sizeHint) {
             // The payload, the results and what the hint counts: what they point to and the capability table.
-            StructOut ret = startReturn(RpcSchema.RET_RESULTS, RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS
-                    + dataWords + pointerCount + (sizeHint + 7) / 8);
-            ret.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);  // releaseParamCaps = false
-            payload = ret.initStruct(0, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
-            results = payload.initStruct(0, dataWords, pointerCount);
+            // The envelope is written word by word (see Messages.startRaw): Return, payload, results.
+            int extraWords = RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS + dataWords + pointerCount + (sizeHint + 7) / 8;
+            BuilderArena arena = takeMessage(Messages.words(RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, extraWords));
+            int ret = Messages.MEMBER_WORD;
+            int retPointers = ret + RpcSchema.RETURN_WORDS;
+            int payloadAt = retPointers + RpcSchema.RETURN_PTRS;
+            int resultsAt = payloadAt + RpcSchema.PAYLOAD_WORDS + RpcSchema.PAYLOAD_PTRS;
+            SegmentBuilder segment = Messages.startRaw(arena, RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS,
+                    resultsAt + dataWords + pointerCount);
+            Messages.pointTo(segment, retPointers, 0, payloadAt, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+            Messages.pointTo(segment, payloadAt + RpcSchema.PAYLOAD_WORDS, 0, resultsAt, dataWords, pointerCount);
+            segment.buffer.putInt(8 * ret, answer.id);
+            segment.buffer.putShort(8 * ret + 2 * RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_RESULTS);
+            // releaseParamCaps = false (the bit set means false: its default is true).
+            segment.buffer.put(8 * ret + RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT / 8, (byte) (1 << (RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT % 8)));
+            returnArena = arena;
+            payload = null;
+            payloadWord = payloadAt;
+            results = Messages.view(segment, resultsAt, dataWords, pointerCount);
             return results;
         }
 
@@ -1525,8 +1609,9 @@ public final class RpcConnection implements AutoCloseable {
                     if (error == null) {
                         answer.resultExports = writeResultCaps(caps);
                         answer.returnedPayload = payload;
+                        answer.returnedPayloadWord = payload == null ? payloadWord : -1;
                     }
-                    answer.returnMessage = message.arena();
+                    answer.returnMessage = returnArena;
                     answer.resultCaps = caps;
                     answer.error = error;
                     answer.returned = true;
@@ -1544,8 +1629,9 @@ public final class RpcConnection implements AutoCloseable {
                     if (answer.finished) removeAnswer(answer);
                 }
                 // The Return is the connection's now (and is reused once written and finished).
-                message = null;
+                returnArena = null;
                 payload = null;
+                payloadWord = -1;
                 results = null;
                 // The parameters' capabilities were lent for the call only.
                 if (target != null) target.close();
@@ -1555,6 +1641,10 @@ public final class RpcConnection implements AutoCloseable {
                     paramCaps[i] = null;
                 }
             }
+            // Answered: the parameters are not read any more (see IncomingCall.params).
+            InMessage done = callMessage;
+            callMessage = null;
+            if (done != null) done.release();
             try {
                 while (true) {
                     for (int i = 0; i < ready.size(); i++) ready.get(i).deliver();
@@ -1587,6 +1677,7 @@ public final class RpcConnection implements AutoCloseable {
 
         private int[] writeResultCaps(Capability[] caps) {
             if (caps.length == 0) return NO_IDS;
+            if (payload == null) payload = Messages.view(returnArena.getSegment(0), payloadWord, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
             StructList.Builder<StructOut> table = payload.initList(CAP_LIST, 1, caps.length);
             int[] exported = new int[caps.length];
             int n = 0;

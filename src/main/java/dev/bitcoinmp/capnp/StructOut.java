@@ -29,11 +29,16 @@ public final class StructOut extends StructBuilder {
     /** Sets a Text field; null leaves the pointer null. */
     public void setText(int index, String value) {
         if (value == null) return;
-        if (Utf8.isAscii(value)) {
-            // Encoded straight into the message: no array of the bytes first.
+        // ASCII text is encoded straight into the message: no array of the bytes first.
+        if (Utf8.isShortAscii(value)) {
             Text.Builder text = _initPointerField(Text.factory, index, value.length());
             Utf8.putAscii(value, text.buffer, text.offset);
             return;
+        }
+        if (!Utf8.isShort(value)) {
+            Text.Builder text = _initPointerField(Text.factory, index, value.length());
+            if (Utf8.tryPutAscii(value, text.buffer, text.offset)) return;
+            // Not ASCII: written again below at its encoded size (the runtime clears this first attempt).
         }
         byte[] bytes = Utf8.encode(value);
         Text.Builder text = _initPointerField(Text.factory, index, bytes.length);
@@ -86,6 +91,16 @@ public final class StructOut extends StructBuilder {
     /** The message this struct is part of, as the writer sends it. */
     BuilderArena arena() {
         return segment.getArena();
+    }
+
+    /** The segment this struct is in. */
+    SegmentBuilder segmentBuilder() {
+        return segment;
+    }
+
+    /** The word of that segment where this struct's data section starts. */
+    int dataWord() {
+        return data / 8;
     }
 
     public int dataWords() { return dataSize / 64; }

@@ -4,9 +4,13 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.bitcoinmp.capnp.Stream;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.reflect.Constructor;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -17,6 +21,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * buffers are written in place with writev(2). {@link #close()} wakes a reader blocked in another thread
  * by shutting the socket down, and releases the descriptor only when no call is using it, so a number the
  * kernel has handed to someone else is never read, written or closed.
+ *
+ * <p>A spawned child's descriptor ({@link #inherited}) is read and written through the JDK's own file streams
+ * instead: linking java.lang.foreign calls costs ~45 ms of CPU in a fresh JVM, even from the AOT cache, which
+ * is more than the rest of a child's start. Such a stream links a native call only if it must wake a reader
+ * blocked in another thread when it is closed (shutdown(2)), which a child ending normally never does.
  */
 public final class FdStream implements Stream {
     private static final int READ_BUFFER_SIZE = 64 * 1024;
@@ -27,20 +36,94 @@ public final class FdStream implements Stream {
     /** Count of calls using {@link #fd}, plus the {@link #CLOSED} bit once close() has started. */
     private final AtomicInteger users = new AtomicInteger();
     // Native memory is freed by the GC (ofAuto): a blocked reader never races an explicit free.
-    private final MemorySegment readBuffer = Arena.ofAuto().allocate(READ_BUFFER_SIZE);
-    private final MemorySegment iovecs = Arena.ofAuto().allocate(Posix.IOVEC, Posix.IOV_MAX);
-    private MemorySegment writeBuffer = Arena.ofAuto().allocate(INITIAL_WRITE_BUFFER_SIZE);
+    // An inherited descriptor read through the JDK has none of them, and never touches Posix.
+    private final MemorySegment readBuffer;
+    private final MemorySegment iovecs;
+    private MemorySegment writeBuffer;
+    /** The JDK's streams on {@link #fd} for an inherited descriptor, else null (java.lang.foreign I/O). */
+    private final FileInputStream jdkIn;
+    private final FileOutputStream jdkOut;
+    private byte[] jdkBuffer;
 
     /** Takes ownership of {@code fd}, an open, connected stream socket. */
     public FdStream(int fd) {
+        this(fd, null);
+    }
+
+    private FdStream(int fd, FileDescriptor jdkFd) {
         if (fd < 0) throw new IllegalArgumentException("bad descriptor " + fd);
         this.fd = fd;
+        if (jdkFd != null) {
+            jdkIn = new FileInputStream(jdkFd);
+            jdkOut = new FileOutputStream(jdkFd);
+            jdkBuffer = new byte[INITIAL_WRITE_BUFFER_SIZE];
+            readBuffer = null;
+            iovecs = null;
+        } else {
+            jdkIn = null;
+            jdkOut = null;
+            readBuffer = Arena.ofAuto().allocate(READ_BUFFER_SIZE);
+            iovecs = Arena.ofAuto().allocate(Posix.IOVEC, Posix.IOV_MAX);
+            writeBuffer = Arena.ofAuto().allocate(INITIAL_WRITE_BUFFER_SIZE);
+        }
+    }
+
+    /**
+     * A stream over a descriptor this process inherited (a spawned child's {@code -ipcfd N}), using the JDK's
+     * file streams when the launch opens java.io to us ({@code --add-opens java.base/java.io=ALL-UNNAMED}, as
+     * config/jvm.options does), else the same native calls as any FdStream.
+     *
+     * @throws IOException if {@code fd} is not an open descriptor
+     */
+    public static FdStream inherited(int fd) throws IOException {
+        FileDescriptor jdkFd = JdkDescriptor.wrap(fd);
+        FdStream stream = new FdStream(fd, jdkFd);
+        // Fail now, with the system's reason, on a number that is no open descriptor.
+        if (jdkFd != null) {
+            stream.jdkIn.available();
+        } else {
+            Posix.getFdFlags(fd);
+        }
+        return stream;
+    }
+
+    /**
+     * java.io.FileDescriptor has no public way in from a number; its private constructor taking one is used
+     * where the JDK allows it (a constructor, unlike a field, is called without spinning method handles when
+     * the child runs with -Djdk.reflect.useNativeAccessorOnly=true).
+     */
+    private static final class JdkDescriptor {
+        private static final Constructor<FileDescriptor> NEW = constructor();
+
+        private static Constructor<FileDescriptor> constructor() {
+            try {
+                Constructor<FileDescriptor> c = FileDescriptor.class.getDeclaredConstructor(int.class);
+                c.setAccessible(true);
+                return c;
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return null;  // not opened to us: the native path serves
+            }
+        }
+
+        static FileDescriptor wrap(int fd) {
+            if (NEW == null || fd < 0) return null;
+            try {
+                return NEW.newInstance(fd);
+            } catch (ReflectiveOperationException e) {
+                return null;
+            }
+        }
     }
 
     /** Both ends of a new socketpair; they are close-on-exec, so no child inherits one by accident. */
     public static FdStream[] socketPair() throws IOException {
         int[] fds = Posix.socketpair();
         return new FdStream[] {new FdStream(fds[0]), new FdStream(fds[1])};
+    }
+
+    /** Whether this stream reads and writes through the JDK's file streams rather than native calls. */
+    boolean jdkStreams() {
+        return jdkIn != null;
     }
 
     /** The descriptor number; valid only until {@link #close()}. */
@@ -56,7 +139,9 @@ public final class FdStream implements Stream {
             int want = dst.remaining();
             int position = dst.position();
             long n;
-            if (dst.isDirect()) {
+            if (jdkIn != null) {
+                n = readJdk(dst, want);
+            } else if (dst.isDirect()) {
                 n = Posix.read(fd, MemorySegment.ofBuffer(dst), want);
             } else {
                 n = Posix.read(fd, readBuffer, Math.min(want, READ_BUFFER_SIZE));
@@ -70,12 +155,26 @@ public final class FdStream implements Stream {
         }
     }
 
+    private long readJdk(ByteBuffer dst, int want) throws IOException {
+        int n;
+        if (dst.hasArray()) {
+            n = jdkIn.read(dst.array(), dst.arrayOffset() + dst.position(), want);
+        } else {
+            byte[] tmp = new byte[Math.min(want, READ_BUFFER_SIZE)];
+            n = jdkIn.read(tmp, 0, tmp.length);
+            if (n > 0) dst.put(dst.position(), tmp, 0, n);
+        }
+        return Math.max(n, 0);
+    }
+
     /** Writes every remaining byte of {@code srcs[0..count)}; their positions end at their limits. */
     @Override
     public void write(ByteBuffer[] srcs, int count) throws IOException {
         if (!acquire()) throw new IOException("write: stream closed");
         try {
-            if (allDirect(srcs, count)) {
+            if (jdkOut != null) {
+                writeJdk(srcs, count);
+            } else if (allDirect(srcs, count)) {
                 writeDirect(srcs, count);
             } else {
                 writeCopied(srcs, count);
@@ -90,6 +189,21 @@ public final class FdStream implements Stream {
             if (!srcs[i].isDirect()) return false;
         }
         return true;
+    }
+
+    /** Gathers the buffers into one array and writes it with one write(2) (FileOutputStream loops on partial ones). */
+    private void writeJdk(ByteBuffer[] srcs, int count) throws IOException {
+        int total = 0;
+        for (int i = 0; i < count; i++) total += srcs[i].remaining();
+        if (jdkBuffer.length < total) jdkBuffer = new byte[Math.max(total, jdkBuffer.length * 2)];
+        int offset = 0;
+        for (int i = 0; i < count; i++) {
+            ByteBuffer src = srcs[i];
+            int n = src.remaining();
+            src.get(jdkBuffer, offset, n);
+            offset += n;
+        }
+        jdkOut.write(jdkBuffer, 0, total);
     }
 
     /** Gathers the buffers into the native write buffer and writes it, looping only on partial writes. */
@@ -171,7 +285,13 @@ public final class FdStream implements Stream {
 
     /** The last user out after close() closes the descriptor. */
     private void release() throws IOException {
-        if (users.decrementAndGet() == CLOSED) Posix.close(fd);
+        if (users.decrementAndGet() == CLOSED) {
+            if (jdkIn != null) {
+                jdkIn.close();  // closes the descriptor it shares with jdkOut
+            } else {
+                Posix.close(fd);
+            }
+        }
     }
 
     @Override

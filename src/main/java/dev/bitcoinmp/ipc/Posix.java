@@ -55,38 +55,61 @@ final class Posix {
     private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
 
-    private static final MethodHandle SOCKETPAIR = errnoCall("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
-    private static final MethodHandle READ = errnoCall("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
-    private static final MethodHandle WRITE = errnoCall("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
-    private static final MethodHandle WRITEV = errnoCall("writev", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle SHUTDOWN = errnoCall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle CLOSE = errnoCall("close", JAVA_INT, JAVA_INT);
+    // Downcall handles are linked lazily, a holder class per group: linking costs a few milliseconds per
+    // signature, and a spawned child, which must start fast, only ever needs the descriptor I/O group.
     // fcntl is variadic: F_GETFD passes no third argument, F_SETFD passes an int after the fixed two.
-    private static final MethodHandle FCNTL_GET = errnoCall("fcntl", JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle FCNTL_SET = downcall("fcntl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle WAITPID = errnoCall("waitpid", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle WAITID = errnoCall("waitid", JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
-    private static final MethodHandle KILL = errnoCall("kill", JAVA_INT, JAVA_INT, JAVA_INT);
-    private static final MethodHandle GETPID = downcall("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
     // The posix_spawn family returns an error number instead of setting errno.
-    private static final MethodHandle SPAWN = downcall("posix_spawn",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle SPAWNP = downcall("posix_spawnp",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
-    private static final MethodHandle FA_INIT = downcall("posix_spawn_file_actions_init",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle FA_DESTROY = downcall("posix_spawn_file_actions_destroy",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle FA_ADDCLOSE = downcall("posix_spawn_file_actions_addclose",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle FA_ADDDUP2 = downcall("posix_spawn_file_actions_adddup2",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle FA_ADDCLOSEFROM = downcall("posix_spawn_file_actions_addclosefrom_np",
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle STRERROR = downcall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    private static final MethodHandle STRERRORNAME = downcall("strerrorname_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    /** Handles for descriptor I/O: all a spawned child needs. */
+    private static final class Io {
+        static final MethodHandle READ = errnoCall("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+        static final MethodHandle WRITE = errnoCall("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
+        static final MethodHandle WRITEV = errnoCall("writev", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle SHUTDOWN = errnoCall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle CLOSE = errnoCall("close", JAVA_INT, JAVA_INT);
+    }
+
+    /** Handles for descriptor flags. */
+    private static final class Fd {
+        static final MethodHandle FCNTL_GET = errnoCall("fcntl", JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle FCNTL_SET = downcall("fcntl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    }
+
+    /** Handles for socketpair, spawning and reaping: only a parent needs these. */
+    private static final class Proc {
+        static final MethodHandle SOCKETPAIR = errnoCall("socketpair", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+        static final MethodHandle WAITPID = errnoCall("waitpid", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle WAITID = errnoCall("waitid", JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT);
+        static final MethodHandle KILL = errnoCall("kill", JAVA_INT, JAVA_INT, JAVA_INT);
+        static final MethodHandle SPAWN = downcall("posix_spawn",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        static final MethodHandle SPAWNP = downcall("posix_spawnp",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        static final MethodHandle FA_INIT = downcall("posix_spawn_file_actions_init",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        static final MethodHandle FA_DESTROY = downcall("posix_spawn_file_actions_destroy",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        static final MethodHandle FA_ADDCLOSE = downcall("posix_spawn_file_actions_addclose",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle FA_ADDDUP2 = downcall("posix_spawn_file_actions_adddup2",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+        static final MethodHandle FA_ADDCLOSEFROM = downcall("posix_spawn_file_actions_addclosefrom_np",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+
+    /** Handles for process and thread ids. */
+    private static final class Ids {
+        static final MethodHandle GETPID = downcall("getpid", FunctionDescriptor.of(JAVA_INT));
+        static final MethodHandle GETTID = downcall("gettid", FunctionDescriptor.of(JAVA_INT));
+    }
+
+    /** Handles for error texts, linked on the first error. */
+    private static final class Errors {
+        static final MethodHandle STRERROR = downcall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final MethodHandle STRERRORNAME = downcall("strerrorname_np", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
+
     /** glibc's `char **environ`: the environment the child inherits, as fork+exec would pass it. */
     private static final MemorySegment ENVIRON = LIBC.find("environ").orElseThrow()
             .reinterpret(ADDRESS.byteSize());
@@ -115,7 +138,7 @@ final class Posix {
             MemorySegment fds = arena.allocate(JAVA_INT, 2);
             int r;
             try {
-                r = (int) SOCKETPAIR.invokeExact(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+                r = (int) Proc.SOCKETPAIR.invokeExact(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -130,7 +153,7 @@ final class Posix {
         while (true) {
             long n;
             try {
-                n = (long) READ.invokeExact(capture, fd, buf, len);
+                n = (long) Io.READ.invokeExact(capture, fd, buf, len);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -145,7 +168,7 @@ final class Posix {
         while (true) {
             long n;
             try {
-                n = (long) WRITE.invokeExact(capture, fd, buf, len);
+                n = (long) Io.WRITE.invokeExact(capture, fd, buf, len);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -160,7 +183,7 @@ final class Posix {
         while (true) {
             long n;
             try {
-                n = (long) WRITEV.invokeExact(capture, fd, iov, count);
+                n = (long) Io.WRITEV.invokeExact(capture, fd, iov, count);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -173,7 +196,7 @@ final class Posix {
         MemorySegment capture = CAPTURE.get();
         int r;
         try {
-            r = (int) SHUTDOWN.invokeExact(capture, fd, how);
+            r = (int) Io.SHUTDOWN.invokeExact(capture, fd, how);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -185,7 +208,7 @@ final class Posix {
         MemorySegment capture = CAPTURE.get();
         int r;
         try {
-            r = (int) CLOSE.invokeExact(capture, fd);
+            r = (int) Io.CLOSE.invokeExact(capture, fd);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -197,7 +220,7 @@ final class Posix {
         MemorySegment capture = CAPTURE.get();
         int r;
         try {
-            r = (int) FCNTL_GET.invokeExact(capture, fd, F_GETFD);
+            r = (int) Fd.FCNTL_GET.invokeExact(capture, fd, F_GETFD);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -209,7 +232,7 @@ final class Posix {
         MemorySegment capture = CAPTURE.get();
         int r;
         try {
-            r = (int) FCNTL_SET.invokeExact(capture, fd, F_SETFD, flags);
+            r = (int) Fd.FCNTL_SET.invokeExact(capture, fd, F_SETFD, flags);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -221,25 +244,25 @@ final class Posix {
     /** Allocates and initialises a posix_spawn_file_actions_t; pair with {@link #fileActionsDestroy}. */
     static MemorySegment fileActionsInit(Arena arena) throws IOException {
         MemorySegment fa = arena.allocate(FILE_ACTIONS_SIZE, 16);
-        check("posix_spawn_file_actions_init", call(FA_INIT, fa));
+        check("posix_spawn_file_actions_init", call(Proc.FA_INIT, fa));
         return fa;
     }
 
     static void fileActionsDestroy(MemorySegment fa) throws IOException {
-        check("posix_spawn_file_actions_destroy", call(FA_DESTROY, fa));
+        check("posix_spawn_file_actions_destroy", call(Proc.FA_DESTROY, fa));
     }
 
     static void fileActionsAddClose(MemorySegment fa, int fd) throws IOException {
-        check("posix_spawn_file_actions_addclose", call(FA_ADDCLOSE, fa, fd));
+        check("posix_spawn_file_actions_addclose", call(Proc.FA_ADDCLOSE, fa, fd));
     }
 
     /** With fd == newFd, glibc >= 2.29 clears FD_CLOEXEC on fd in the child instead of duplicating. */
     static void fileActionsAddDup2(MemorySegment fa, int fd, int newFd) throws IOException {
-        check("posix_spawn_file_actions_adddup2", call(FA_ADDDUP2, fa, fd, newFd));
+        check("posix_spawn_file_actions_adddup2", call(Proc.FA_ADDDUP2, fa, fd, newFd));
     }
 
     static void fileActionsAddCloseFrom(MemorySegment fa, int from) throws IOException {
-        check("posix_spawn_file_actions_addclosefrom_np", call(FA_ADDCLOSEFROM, fa, from));
+        check("posix_spawn_file_actions_addclosefrom_np", call(Proc.FA_ADDCLOSEFROM, fa, from));
     }
 
     /**
@@ -253,7 +276,7 @@ final class Posix {
             MemorySegment envp = ENVIRON.get(ADDRESS, 0);
             int r;
             try {
-                r = (int) (search ? SPAWNP : SPAWN).invokeExact(pid, path, fileActions, MemorySegment.NULL, argv, envp);
+                r = (int) (search ? Proc.SPAWNP : Proc.SPAWN).invokeExact(pid, path, fileActions, MemorySegment.NULL, argv, envp);
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -273,7 +296,7 @@ final class Posix {
             while (true) {
                 int r;
                 try {
-                    r = (int) WAITPID.invokeExact(capture, pid, status, options);
+                    r = (int) Proc.WAITPID.invokeExact(capture, pid, status, options);
                 } catch (Throwable t) {
                     throw rethrow(t);
                 }
@@ -295,7 +318,7 @@ final class Posix {
             while (true) {
                 int r;
                 try {
-                    r = (int) WAITID.invokeExact(capture, P_PID, pid, info, WEXITED | WNOWAIT);
+                    r = (int) Proc.WAITID.invokeExact(capture, P_PID, pid, info, WEXITED | WNOWAIT);
                 } catch (Throwable t) {
                     throw rethrow(t);
                 }
@@ -309,7 +332,7 @@ final class Posix {
         MemorySegment capture = CAPTURE.get();
         int r;
         try {
-            r = (int) KILL.invokeExact(capture, pid, signal);
+            r = (int) Proc.KILL.invokeExact(capture, pid, signal);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -318,7 +341,7 @@ final class Posix {
 
     static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) Ids.GETPID.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -327,7 +350,7 @@ final class Posix {
     /** The kernel thread id of the calling (carrier) thread, as Core logs it. */
     static int gettid() {
         try {
-            return (int) GETTID.invokeExact();
+            return (int) Ids.GETTID.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -346,8 +369,8 @@ final class Posix {
     /** "Broken pipe (EPIPE)": strerror's text plus the symbolic name, which is what people search for. */
     static String describe(int errno) {
         try {
-            MemorySegment text = ((MemorySegment) STRERROR.invokeExact(errno)).reinterpret(Long.MAX_VALUE);
-            MemorySegment name = (MemorySegment) STRERRORNAME.invokeExact(errno);
+            MemorySegment text = ((MemorySegment) Errors.STRERROR.invokeExact(errno)).reinterpret(Long.MAX_VALUE);
+            MemorySegment name = (MemorySegment) Errors.STRERRORNAME.invokeExact(errno);
             String symbol = name.equals(MemorySegment.NULL) ? "errno " + errno : name.reinterpret(Long.MAX_VALUE).getString(0);
             return text.getString(0) + " (" + symbol + ")";
         } catch (Throwable t) {

@@ -3,7 +3,6 @@ package dev.bitcoinmp.mp;
 import dev.bitcoinmp.capnp.Capability;
 import dev.bitcoinmp.capnp.StructIn;
 import dev.bitcoinmp.capnp.StructOut;
-import java.lang.reflect.AnnotatedElement;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.ParameterizedType;
@@ -79,13 +78,12 @@ abstract class Codec {
     abstract String slot();
 
     /** A codec for a field named {@code name} of Java type {@code type}, placed in {@code layout}. */
-    static Codec of(String name, Type type, AnnotatedElement annotations, StructLayout layout) {
-        boolean unsigned = annotations != null && annotations.isAnnotationPresent(Unsigned.class);
+    static Codec of(String name, Type type, boolean unsigned, StructLayout layout) {
         if (type instanceof Class<?> c && c.isPrimitive()) return primitive(name, c, unsigned, layout);
         if (type == String.class) return new TextCodec(name, layout.addPointer());
         if (type == byte[].class) return new DataCodec(name, layout.addPointer());
         if (type instanceof Class<?> c && c.isRecord()) return new RecordCodec(name, c, layout.addPointer());
-        if (type instanceof Class<?> c && c.isInterface() && c.isAnnotationPresent(CapnpInterface.class)) {
+        if (type instanceof Class<?> c && Declarations.interfaceOf(c) != null) {
             return new InterfaceCodec(name, c, layout.addPointer());
         }
         if (type instanceof ParameterizedType p && p.getRawType() == List.class) {
@@ -222,7 +220,7 @@ abstract class Codec {
             Class<?>[] types = new Class<?>[components.length];
             for (int i = 0; i < components.length; i++) {
                 RecordComponent c = components[i];
-                fields.add(Codec.of(c.getName(), c.getGenericType(), c, layout));
+                fields.add(Codec.of(c.getName(), c.getGenericType(), c.isAnnotationPresent(Unsigned.class), layout));
                 types[i] = c.getType();
                 c.getAccessor().setAccessible(true);
             }
@@ -320,10 +318,14 @@ abstract class Codec {
 
         @Override
         Object read(StructIn s, Caps caps) {
-            int capIndex = s.getCapIndex(index);
-            if (capIndex < 0) return null;
-            Capability cap = caps.take(capIndex);
+            Capability cap = readCapability(s, caps);
             return cap == null ? null : Proxies.objectOf(cap, type, caps.connection());
+        }
+
+        /** The capability itself, taken over by the caller, or null. */
+        Capability readCapability(StructIn s, Caps caps) {
+            int capIndex = s.getCapIndex(index);
+            return capIndex < 0 ? null : caps.take(capIndex);
         }
     }
 

@@ -30,7 +30,7 @@ public final class InterfaceSchema {
     final MethodSchema destroy;
 
     private InterfaceSchema(Class<?> type) {
-        CapnpInterface annotation = type.getAnnotation(CapnpInterface.class);
+        Declarations.InterfaceDecl annotation = Declarations.interfaceOf(type);
         if (!type.isInterface() || annotation == null) {
             throw new IllegalArgumentException(type.getName() + " is not an interface annotated with @CapnpInterface");
         }
@@ -38,10 +38,11 @@ public final class InterfaceSchema {
         this.id = annotation.id();
         MethodSchema destroyMethod = null;
         for (Class<?> declaring : hierarchy(type)) {
-            long declaringId = declaring.getAnnotation(CapnpInterface.class).id();
+            long declaringId = Declarations.interfaceOf(declaring).id();
             for (Method method : declaring.getDeclaredMethods()) {
-                if (!method.isAnnotationPresent(CapnpMethod.class)) continue;
-                MethodSchema schema = new MethodSchema(method, declaringId);
+                Declarations.MethodDecl declared = Declarations.methodOf(method);
+                if (declared == null) continue;
+                MethodSchema schema = new MethodSchema(method, declared, declaringId);
                 if (byWire.computeIfAbsent(declaringId, k -> new HashMap<>()).put(schema.ordinal, schema) != null) {
                     throw new IllegalArgumentException(declaring.getName() + ": ordinal " + schema.ordinal + " used twice");
                 }
@@ -81,13 +82,13 @@ public final class InterfaceSchema {
     }
 
     private static void collect(Class<?> type, Map<Class<?>, Boolean> seen) {
-        if (!type.isAnnotationPresent(CapnpInterface.class) || seen.containsKey(type)) return;
+        if (Declarations.interfaceOf(type) == null || seen.containsKey(type)) return;
         seen.put(type, true);
         for (Class<?> parent : type.getInterfaces()) collect(parent, seen);
     }
 
     static String schemaName(Class<?> type) {
-        CapnpInterface annotation = type.getAnnotation(CapnpInterface.class);
+        Declarations.InterfaceDecl annotation = Declarations.interfaceOf(type);
         return annotation != null && !annotation.name().isEmpty() ? annotation.name() : type.getSimpleName();
     }
 

@@ -27,7 +27,9 @@ public final class MpConnection implements AutoCloseable {
     private final RpcConnection rpc;
     private final String exeName;
     private final ThreadMapServer threadMapServer = new ThreadMapServer();
-    private volatile ThreadMap peerThreadMap;
+    // The peer's ThreadMap: the proxy, or until it is first needed the capability it comes from (guarded by this).
+    private ThreadMap peerThreadMap;
+    private Capability peerThreadMapCap;
     private final Map<Thread, ClientThread> clientThreads = new ConcurrentHashMap<>();
     private final List<WorkerThread> pool = new ArrayList<>();
     private final Deque<Runnable> cleanups = new ArrayDeque<>();
@@ -60,7 +62,7 @@ public final class MpConnection implements AutoCloseable {
         Method construct = constructMethod(initType);
         if (construct != null) {
             try {
-                connection.peerThreadMap = (ThreadMap) construct.invoke(init, connection.threadMapServer);
+                connection.setPeerThreadMap((ThreadMap) construct.invoke(init, connection.threadMapServer));
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException("construct failed", e.getCause() == null ? e : e.getCause());
             }
@@ -127,11 +129,9 @@ public final class MpConnection implements AutoCloseable {
 
     @Override
     public void close() {
-        ThreadMap theirs = peerThreadMap;
-        peerThreadMap = null;
         for (ClientThread t : clientThreads.values()) t.close();
         clientThreads.clear();
-        if (theirs != null) theirs.close();
+        dropPeerThreadMap();
         rpc.close();
     }
 
@@ -162,9 +162,39 @@ public final class MpConnection implements AutoCloseable {
     }
 
     void setPeerThreadMap(ThreadMap theirs) {
-        ThreadMap old = peerThreadMap;
-        peerThreadMap = theirs;
-        if (old != null) old.close();
+        dropPeerThreadMap();
+        synchronized (this) {
+            peerThreadMap = theirs;
+        }
+    }
+
+    /** Keeps the peer's ThreadMap as the capability {@code theirs} (taken over), made a proxy when first needed. */
+    void setPeerThreadMap(Capability theirs) {
+        dropPeerThreadMap();
+        synchronized (this) {
+            peerThreadMapCap = theirs;
+        }
+    }
+
+    private synchronized ThreadMap peerThreadMap() {
+        if (peerThreadMap == null && peerThreadMapCap != null) {
+            peerThreadMap = (ThreadMap) Proxies.objectOf(peerThreadMapCap, ThreadMap.class, this);
+            peerThreadMapCap = null;
+        }
+        return peerThreadMap;
+    }
+
+    private void dropPeerThreadMap() {
+        ThreadMap proxy;
+        Capability cap;
+        synchronized (this) {
+            proxy = peerThreadMap;
+            cap = peerThreadMapCap;
+            peerThreadMap = null;
+            peerThreadMapCap = null;
+        }
+        if (proxy != null) proxy.close();
+        if (cap != null) cap.close();
     }
 
     ThreadMap threadMapServer() {
@@ -217,7 +247,7 @@ public final class MpConnection implements AutoCloseable {
         final Capability callback;
 
         ClientThread(String name) {
-            ThreadMap theirs = peerThreadMap;
+            ThreadMap theirs = peerThreadMap();
             serverProxy = theirs == null ? null : theirs.makeThread(name);
             serverThread = serverProxy == null ? null : Proxies.capabilityOf(serverProxy, IpcThread.class);
             CallbackThread self = new CallbackThread(MpConnection.this, Waiter.current(), name);

@@ -75,8 +75,8 @@ final class ServerDispatch implements Server {
     private void construct(IncomingCall call, MethodSchema m, MpConnection connection) {
         try {
             Codec.Caps caps = new Invocation(call, m, connection, null);
-            Object theirs = m.params.get(0).read(call.params(), caps);
-            connection.setPeerThreadMap((ThreadMap) theirs);
+            // Kept as a capability: a proxy is made only if this side ever calls back (a spawned child rarely does).
+            connection.setPeerThreadMap(((Codec.InterfaceCodec) m.params.get(0)).readCapability(call.params(), caps));
             StructOut results = call.initResults(m.resultWords, m.resultPointers, m.result.sizeHint(connection.threadMapServer()));
             m.result.write(results, connection.threadMapServer(), caps);
             call.returnResults();
@@ -111,7 +111,7 @@ final class ServerDispatch implements Server {
                 StructIn params = call.params();
                 Object arg = null;
                 Object[] args = null;
-                if (m.invoker1 != null) {
+                if (m.oneParam) {
                     arg = m.params.get(0).read(params, this);
                 } else {
                     args = new Object[m.params.size()];
@@ -121,7 +121,7 @@ final class ServerDispatch implements Server {
                 CancelHook hook = new CancelHook(worker);
                 call.onCancel(hook);
                 try {
-                    result = m.invoker1 != null ? (Object) m.invoker1.invokeExact(impl, arg) : (Object) m.invoker.invokeExact(impl, args);
+                    result = m.oneParam ? m.invoke(impl, arg) : m.invoke(impl, args);
                 } finally {
                     hook.done();
                 }

@@ -1,5 +1,6 @@
 package dev.bitcoinmp.node;
 
+import dev.bitcoinmp.capnp.RpcException;
 import dev.bitcoinmp.interfaces.Echo;
 import dev.bitcoinmp.interfaces.Init;
 import dev.bitcoinmp.ipc.IpcImpl;
@@ -158,6 +159,11 @@ final class Node {
         if (ipc == null) return new NodeInit.LocalEcho().echo(text);
         try (Init init = ipc.spawnProcess("bitcoin-node"); Echo echo = init.makeEcho()) {
             return echo.echo(text);
+        } catch (RpcException e) {
+            if (e.type() != RpcException.Type.DISCONNECTED) throw e;
+            // The child is reaped by now (closing Init did it); its exit status is in debug.log under -debug=ipc.
+            throw new RpcException(RpcException.Type.DISCONNECTED,
+                    "the bitcoin-node child process ended before it answered (" + e.reason() + ")");
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.bitcoinmp.node;
 import dev.bitcoinmp.ipc.FdStream;
 import dev.bitcoinmp.ipc.IpcProcess;
 import dev.bitcoinmp.ipc.Protocol;
+import java.io.IOException;
 import java.util.OptionalInt;
 
 /**
@@ -27,7 +28,9 @@ public final class NodeMain {
             }
             if (fd.isPresent()) {
                 serveParent(exe, fd.getAsInt());
-                System.exit(0);
+                // The parent waits for this exit before it answers its caller: nothing is left to flush or run
+                // (a child prints nothing and registers no shutdown hook), so end at once.
+                Runtime.getRuntime().halt(0);
             }
         }
         int code;
@@ -41,8 +44,16 @@ public final class NodeMain {
     }
 
     private static void serveParent(String exe, int fd) {
+        FdStream stream;
         try {
-            new Protocol(exe).serve(new FdStream(fd), new NodeInit(), "parent");
+            stream = FdStream.inherited(fd);
+        } catch (IOException e) {
+            System.err.println("Error: -ipcfd " + fd + " is not an open descriptor: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        try {
+            new Protocol(exe).serve(stream, new NodeInit(), "parent");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

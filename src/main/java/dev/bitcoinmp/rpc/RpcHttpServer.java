@@ -504,8 +504,8 @@ public final class RpcHttpServer {
                 return;
             }
             if (!permits.tryAcquire()) {
-                log.accept("WARNING: request rejected because the http work queue depth was exceeded; "
-                        + "it can be increased with -rpcworkqueue=");
+                log.accept("WARNING: request rejected because http work queue depth exceeded, "
+                        + "it can be increased with the -rpcworkqueue= setting");
                 send(503, TEXT, "Work queue depth exceeded", false, false);
                 return;
             }

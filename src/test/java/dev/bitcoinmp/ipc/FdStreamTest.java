@@ -59,11 +59,61 @@ class FdStreamTest {
         exchangeMegabyte(true);
     }
 
-    /** Both ends write 1 MB at once, so each write only completes because the other side reads meanwhile. */
+    @Test
+    void megabyteBothWaysThroughAnInheritedDescriptor() throws Exception {
+        exchangeMegabyte(false, inheritedPair());
+        exchangeMegabyte(true, inheritedPair());
+    }
+
+    /**
+     * A spawned child's stream: the JDK's file streams on the descriptor (the launch opens java.io, as the
+     * launchers and this test's JVM do), at the other end of a native one.
+     */
+    private static FdStream[] inheritedPair() throws IOException {
+        int[] fds = Posix.socketpair();
+        FdStream inherited = FdStream.inherited(fds[1]);
+        assertTrue(inherited.jdkStreams(), "an inherited descriptor is read through the JDK's streams");
+        return new FdStream[] {new FdStream(fds[0]), inherited};
+    }
+
+    @Test
+    void inheritedDescriptorBothWaysAndEndOfStream() throws IOException {
+        FdStream[] pair = inheritedPair();
+        try (FdStream a = pair[0]; FdStream child = pair[1]) {
+            a.write(new ByteBuffer[] {utf8("hel"), utf8("lo")}, 2);
+            assertEquals("hello", readString(child, 5));
+            child.write(new ByteBuffer[] {utf8("wor"), ByteBuffer.allocateDirect(2).put((byte) 'l').put((byte) 'd').flip()}, 2);
+            assertEquals("world", readString(a, 5));
+            a.close();
+            assertEquals(-1, child.read(ByteBuffer.allocate(4)));
+            IOException e = assertThrows(IOException.class, () -> child.write(new ByteBuffer[] {utf8("x")}, 1));
+            assertTrue(e.getMessage().contains("Broken pipe"), e.getMessage());
+        }
+    }
+
+    @Test
+    void closingAnInheritedDescriptorWakesABlockedReadAndLeaksNothing() throws Exception {
+        cycle(true, inheritedPair());
+        long before = openDescriptors();
+        for (int i = 0; i < 50; i++) cycle(i % 5 == 0, inheritedPair());
+        assertEquals(before, openDescriptors());
+    }
+
+    /** A number that is no open descriptor is refused at once, with the system's reason. */
+    @Test
+    void anInheritedNumberThatIsNotOpenIsRefused() {
+        IOException e = assertThrows(IOException.class, () -> FdStream.inherited(Integer.MAX_VALUE));
+        assertTrue(e.getMessage().contains("Bad file descriptor"), e.getMessage());
+    }
+
     private static void exchangeMegabyte(boolean direct) throws Exception {
+        exchangeMegabyte(direct, FdStream.socketPair());
+    }
+
+    /** Both ends write 1 MB at once, so each write only completes because the other side reads meanwhile. */
+    private static void exchangeMegabyte(boolean direct, FdStream[] pair) throws Exception {
         byte[] ab = randomBytes(1 << 20, 1);
         byte[] ba = randomBytes(1 << 20, 2);
-        FdStream[] pair = FdStream.socketPair();
         try (FdStream a = pair[0]; FdStream b = pair[1]) {
             assertTimeoutPreemptively(BOUND, () -> {
                 Future<byte[]> atB = async(() -> readFully(b, ab.length, direct));
@@ -152,7 +202,10 @@ class FdStreamTest {
 
     /** One socketpair used and closed; with {@code blockedReader}, closed under a reader blocked in read(2). */
     private static void cycle(boolean blockedReader) throws Exception {
-        FdStream[] pair = FdStream.socketPair();
+        cycle(blockedReader, FdStream.socketPair());
+    }
+
+    private static void cycle(boolean blockedReader, FdStream[] pair) throws Exception {
         pair[0].write(new ByteBuffer[] {utf8("ping")}, 1);
         assertEquals("ping", readString(pair[1], 4));
         if (blockedReader) {

@@ -63,6 +63,50 @@ class MpConnectionTest {
         });
     }
 
+    /**
+     * Messages and their buffers are reused (incoming ones once read, outgoing ones once written): calls of
+     * many sizes from several threads at once, ASCII and not, small and large (native buffers), each answered
+     * with exactly its own text.
+     */
+    @Test
+    void concurrentCallsOfManySizesGetTheirOwnAnswers() {
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            int threads = 6;
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            List<Thread> callers = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                long seed = 1000 + t;
+                Thread caller = new Thread(() -> {
+                    java.util.Random random = new java.util.Random(seed);
+                    try (Echo echo = init.makeEcho()) {
+                        for (int i = 0; i < 150; i++) {
+                            int size = switch (random.nextInt(4)) {
+                                case 0 -> random.nextInt(40);
+                                case 1 -> random.nextInt(2_000);
+                                case 2 -> 8_000 + random.nextInt(30_000);
+                                default -> 60_000 + random.nextInt(150_000);
+                            };
+                            StringBuilder text = new StringBuilder(size);
+                            boolean wide = random.nextInt(5) == 0;
+                            for (int k = 0; k < size; k++) {
+                                text.append(wide && k % 97 == 5 ? '\u00e9' : (char) ('a' + random.nextInt(26)));
+                            }
+                            String sent = text.toString();
+                            String back = echo.echo(sent);
+                            if (!sent.equals(back)) throw new AssertionError("call " + i + " of " + size + " chars came back altered");
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                });
+                caller.start();
+                callers.add(caller);
+            }
+            for (Thread caller : callers) caller.join();
+            if (failure.get() != null) throw new AssertionError("a caller failed", failure.get());
+        });
+    }
+
     @Test
     void exceptionReachesTheCallerWithTheServersReason() {
         try (Echo echo = init.makeEcho()) {
