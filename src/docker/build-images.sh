@@ -37,9 +37,10 @@ docker info >/dev/null 2>&1 || { echo "error: Docker is not available (docker in
 # jdk.unsupported: sun.misc.Signal (SIGTERM); java.net.http: the health check's client; java.logging: named by the
 # JDK's default CDS class list (jlink warns about every missing class otherwise).
 modules=java.base,java.logging,java.net.http,jdk.unsupported
-# Host programs the image needs: the launchers (sh, readlink, dirname, grep, tr), the Dockerfile's RUN step
-# (mkdir, chown), and cat, ls, sleep for `docker exec` inspection (the container tests use cat and sleep).
-programs=(sh readlink dirname grep tr mkdir chown cat ls sleep)
+# Host programs the image needs: sh for the launchers, readlink and dirname for the container's entrypoint and
+# health check scripts, mkdir and chown for the Dockerfile's RUN step, and cat, grep, tr, ls, sleep for
+# `docker exec` inspection (the container tests use cat, grep, tr and sleep).
+programs=(sh readlink dirname mkdir chown cat grep tr ls sleep)
 
 root=
 trap '[ -z "$root" ] || rm -rf "$root"' EXIT
