@@ -35,4 +35,6 @@ bitcoin-cli)
   fi
   ;;
 esac
-exec "$java" $opts $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/*" @MAIN@ "$@"
+# Our jar first: the few resources read at start-up (class files of the IPC interfaces) are found without opening
+# every library jar before it.
+exec "$java" $opts $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/@JAR@:$home/lib/*" @MAIN@ "$@"
