@@ -44,6 +44,7 @@ public final class FdStream implements Stream {
     private final FileInputStream jdkIn;
     private final FileOutputStream jdkOut;
     private byte[] jdkBuffer;
+    private byte[] jdkReadBuffer;
 
     /** Takes ownership of {@code fd}, an open, connected stream socket. */
     public FdStream(int fd) {
@@ -160,9 +161,10 @@ public final class FdStream implements Stream {
         if (dst.hasArray()) {
             n = jdkIn.read(dst.array(), dst.arrayOffset() + dst.position(), want);
         } else {
-            byte[] tmp = new byte[Math.min(want, READ_BUFFER_SIZE)];
-            n = jdkIn.read(tmp, 0, tmp.length);
-            if (n > 0) dst.put(dst.position(), tmp, 0, n);
+            // Only the reading thread reads: its staging array is its own (writes use jdkBuffer).
+            if (jdkReadBuffer == null) jdkReadBuffer = new byte[READ_BUFFER_SIZE];
+            n = jdkIn.read(jdkReadBuffer, 0, Math.min(want, READ_BUFFER_SIZE));
+            if (n > 0) dst.put(dst.position(), jdkReadBuffer, 0, n);
         }
         return Math.max(n, 0);
     }
