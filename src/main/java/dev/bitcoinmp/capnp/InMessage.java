@@ -21,7 +21,6 @@ final class InMessage implements Arena {
 
     private final FrameReader owner;       // where a released message goes back to; null: not reused
     final byte[] array;                    // the frame's body (all segments, in order) at its start
-    final ByteBuffer whole;                // over all of `array`, for reading into it
     private ByteBuffer firstView;          // segment 0: exactly its size, as the runtime's bounds checks need
     private SegmentReader first;
     private int firstBytes = -1;           // the size firstView and first were made for
@@ -35,7 +34,6 @@ final class InMessage implements Arena {
     InMessage(FrameReader owner, int capacity) {
         this.owner = owner;
         this.array = new byte[capacity];
-        this.whole = ByteBuffer.wrap(array).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     int capacity() {
