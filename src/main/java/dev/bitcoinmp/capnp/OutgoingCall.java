@@ -47,7 +47,8 @@ public final class OutgoingCall {
         Messages.pointTo(segment, PAYLOAD + RpcSchema.PAYLOAD_WORDS, 0, PARAMS, dataWords, pointerCount);
         segment.buffer.putLong(8 * CALL + 8 * RpcSchema.CALL_IFACE_LONG, interfaceId);
         segment.buffer.putShort(8 * CALL + 2 * RpcSchema.CALL_METHOD_SHORT, (short) methodId);
-        params = Messages.view(segment, PARAMS, dataWords, pointerCount);
+        params = connection != null ? Messages.reusedView(segment, PARAMS, dataWords, pointerCount)
+                : Messages.view(segment, PARAMS, dataWords, pointerCount);
     }
 
     /** The parameter struct, to fill before sending (and not to touch after: the message is reused once sent). */

@@ -1542,7 +1542,7 @@ public final class RpcConnection implements AutoCloseable {
             returnArena = arena;
             payload = null;
             payloadWord = payloadAt;
-            results = Messages.view(segment, resultsAt, dataWords, pointerCount);
+            results = Messages.reusedView(segment, resultsAt, dataWords, pointerCount);
             return results;
         }
 
