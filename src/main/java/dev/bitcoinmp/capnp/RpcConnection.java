@@ -386,11 +386,11 @@ public final class RpcConnection implements AutoCloseable {
         switch (tag) {
             case RpcSchema.BOOTSTRAP -> handleBootstrap(message.member());
             case RpcSchema.CALL -> {
-                handleCall(message.member(), message);
+                if (!message.inPlace() || !handleCallInPlace(message)) handleCall(message.member(), message);
                 return;
             }
             case RpcSchema.RETURN -> {
-                handleReturn(message.member(), message);
+                if (!message.inPlace() || !handleReturnInPlace(message)) handleReturn(message.member(), message);
                 return;
             }
             case RpcSchema.FINISH -> handleFinish(message.member());
@@ -436,6 +436,117 @@ public final class RpcConnection implements AutoCloseable {
             }
         }
         flushLater();
+    }
+
+    private final int[] listCount = new int[1];   // reader thread only
+
+    /**
+     * The capability table at pointer 1 of {@code payload} read in place, if none of its descriptors names
+     * one of our answers (those are read with views, see {@link #answerRef}): as a list reference, its
+     * count in {@link #listCount}; else NOT_SIMPLE.
+     */
+    private long simpleCapTable(InMessage m, long payload) {
+        long table = m.structList(InMessage.pointer(payload, 1), listCount);
+        if (table == InMessage.NOT_SIMPLE) return table;
+        for (int i = 0; i < listCount[0]; i++) {
+            if (m.getShort(InMessage.element(table, i), 0) == RpcSchema.CAP_RECEIVER_ANSWER) return InMessage.NOT_SIMPLE;
+        }
+        return table;
+    }
+
+    /** The capabilities of a table from {@link #simpleCapTable} ({@code count} of them). Under the lock. */
+    private Capability[] readCapTable(InMessage m, long table, int count) {
+        if (count == 0) return NO_CAPS;
+        Capability[] caps = new Capability[count];
+        try {
+            for (int i = 0; i < count; i++) {
+                long descriptor = InMessage.element(table, i);
+                caps[i] = readCapDescriptor(m.getShort(descriptor, 0), m.getInt(descriptor, RpcSchema.CAPDESC_ID_INT), null);
+            }
+        } catch (RuntimeException e) {
+            for (Capability cap : caps) if (cap != null) cap.close();
+            throw e;
+        }
+        return caps;
+    }
+
+    /**
+     * A Call to an import whose envelope is read in place (see {@link InMessage#struct}), as {@link #handleCall}
+     * does it with views; false (nothing read or taken) when the message takes the views' way: a call on a
+     * promised answer, a descriptor naming an answer, an envelope not laid out in near pointers.
+     */
+    private boolean handleCallInPlace(InMessage m) {
+        long call = m.structField(m.rootStruct(), 0);
+        if (call == InMessage.NOT_SIMPLE || call == 0) return false;
+        long target = m.structField(call, RpcSchema.CALL_TARGET);
+        long payload = m.structField(call, RpcSchema.CALL_PARAMS);
+        if (target == InMessage.NOT_SIMPLE || payload == InMessage.NOT_SIMPLE || payload == 0) return false;
+        if (m.getShort(target, RpcSchema.TARGET_TAG_SHORT) != RpcSchema.TARGET_IMPORTED) return false;
+        long params = m.structField(payload, 0);
+        if (params == InMessage.NOT_SIMPLE || params == 0) return false;
+        long table = simpleCapTable(m, payload);
+        if (table == InMessage.NOT_SIMPLE) return false;
+        int capCount = listCount[0];
+        int id = m.getInt(call, 0);
+        long interfaceId = m.getLong(call, RpcSchema.CALL_IFACE_LONG);
+        int methodId = m.getShort(call, RpcSchema.CALL_METHOD_SHORT) & 0xffff;
+        short sendTo = m.getShort(call, RpcSchema.CALL_SEND_TO_SHORT);
+        StructIn paramsView = m.viewAtDepth(params, 3);
+        NetworkCall ready = null;
+        synchronized (lock) {
+            if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
+            Answer answer = new Answer(id);
+            answers.put(id, answer);
+            if (sendTo != 0) {
+                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
+                        new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
+                m.release();
+            } else {
+                Capability targetCap = importedTarget(m.getInt(target, 0));
+                Capability[] caps;
+                try {
+                    caps = readCapTable(m, table, capCount);
+                } catch (RuntimeException e) {
+                    targetCap.close();
+                    throw e;
+                }
+                ready = new NetworkCall(answer, interfaceId, methodId, paramsView, caps, targetCap, m);
+            }
+        }
+        if (ready != null) ready.deliver();
+        flushLater();
+        return true;
+    }
+
+    /**
+     * A Return with results whose envelope is read in place, as {@link #handleReturn} does it with views;
+     * false (nothing read or taken) for other kinds of Return and envelopes not laid out in near pointers.
+     */
+    private boolean handleReturnInPlace(InMessage m) {
+        long ret = m.structField(m.rootStruct(), 0);
+        if (ret == InMessage.NOT_SIMPLE || ret == 0 || m.getShort(ret, RpcSchema.RETURN_TAG_SHORT) != RpcSchema.RET_RESULTS) return false;
+        long payload = m.structField(ret, 0);
+        if (payload == InMessage.NOT_SIMPLE || payload == 0) return false;
+        long table = simpleCapTable(m, payload);
+        if (table == InMessage.NOT_SIMPLE) return false;
+        int capCount = listCount[0];
+        int id = m.getInt(ret, 0);
+        boolean releaseParamCaps = !m.getBool(ret, RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
+        StructIn payloadView = m.viewAtDepth(payload, 2);
+        PendingCall pending;
+        synchronized (lock) {
+            pending = questions.get(id);
+            if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
+            if (releaseParamCaps) {
+                for (int i = 0; i < pending.paramExportCount; i++) releaseExport(pending.paramExports[i], 1);
+            }
+            pending.complete(payloadView, readCapTable(m, table, capCount), m);
+            // Results are in and pipelined calls now go to the imported capabilities: the question is done.
+            enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
+            questions.remove(id);
+        }
+        if (!pending.hasWaiter()) flushLater();
+        return true;
     }
 
     /** A Call, in {@code message}: the call it becomes releases the message once answered. */
@@ -671,8 +782,14 @@ public final class RpcConnection implements AutoCloseable {
 
     /** A capability the peer described; the new handle belongs to the caller. Under the lock. */
     private Capability readCapDescriptor(StructIn descriptor) {
-        short tag = descriptor.getShort(0);
-        int id = descriptor.getInt(RpcSchema.CAPDESC_ID_INT);
+        return readCapDescriptor(descriptor.getShort(0), descriptor.getInt(RpcSchema.CAPDESC_ID_INT), descriptor);
+    }
+
+    /**
+     * A capability the peer described by {@code tag} and {@code id}; {@code descriptor} is read only for a
+     * receiverAnswer (may be null for the other kinds). The new handle belongs to the caller. Under the lock.
+     */
+    private Capability readCapDescriptor(short tag, int id, StructIn descriptor) {
         switch (tag) {
             case RpcSchema.CAP_NONE:
                 return null;
