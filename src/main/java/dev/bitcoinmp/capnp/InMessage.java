@@ -230,6 +230,21 @@ final class InMessage implements Arena {
         return (tagWord + 1) | (long) data << 32 | (long) ptrs << 48;
     }
 
+    /**
+     * The Text the pointer at word {@code at} of the first segment points to, decoded, if it is a list of
+     * bytes in that segment ending in its NUL; null (for the runtime's readers) for anything else.
+     */
+    String textInPlace(int at) {
+        long w = firstView.getLong(8 * at);
+        if ((w & 3) != 1 || (w >>> 32 & 7) != 2) return null;
+        long start = at + 1L + ((int) w >> 2);
+        long count = w >>> 35;
+        long words = (count + 7) / 8;
+        if (count == 0 || start < 0 || start + words > firstBytes >>> 3 || array[(int) (8 * start + count - 1)] != 0) return null;
+        checkReadLimit((int) words);
+        return Utf8.decode(array, (int) (8 * start), (int) count - 1);
+    }
+
     /** Element {@code index} of a list from {@link #structList}. */
     static long element(long list, int index) {
         return list + (long) index * (dataWords(list) + pointerCount(list));

@@ -527,20 +527,22 @@ public final class RpcConnection implements AutoCloseable {
         if (ret == InMessage.NOT_SIMPLE || ret == 0 || m.getShort(ret, RpcSchema.RETURN_TAG_SHORT) != RpcSchema.RET_RESULTS) return false;
         long payload = m.structField(ret, 0);
         if (payload == InMessage.NOT_SIMPLE || payload == 0) return false;
+        long content = m.structField(payload, 0);   // a capability (the bootstrap's) takes the views' way
+        if (content == InMessage.NOT_SIMPLE || content == 0) return false;
         long table = simpleCapTable(m, payload);
         if (table == InMessage.NOT_SIMPLE) return false;
         int capCount = listCount[0];
         int id = m.getInt(ret, 0);
         boolean releaseParamCaps = !m.getBool(ret, RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
-        StructIn payloadView = m.viewAtDepth(payload, 2);
+        StructIn results = m.viewAtDepth(content, 3);
         PendingCall pending;
         synchronized (lock) {
             pending = questions.get(id);
             if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
             if (releaseParamCaps) {
-                for (int i = 0; i < pending.paramExportCount; i++) releaseExport(pending.paramExports[i], 1);
+                for (int i = 0; i < pending.paramExportCount(); i++) releaseExport(pending.paramExport(i), 1);
             }
-            pending.complete(payloadView, readCapTable(m, table, capCount), m);
+            pending.completeWithResults(results, readCapTable(m, table, capCount), m);
             // Results are in and pipelined calls now go to the imported capabilities: the question is done.
             enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
             questions.remove(id);
@@ -742,6 +744,11 @@ public final class RpcConnection implements AutoCloseable {
         export.releasedCalled = true;
         lingering.remove(export);
         export.server.released(export.owned);
+        // Gone from the tables, held by no open handle: kept for the next export.
+        if (!closed && exports.get(export.id) != export && spareExportCount < MAX_SPARE_ENTRIES) {
+            export.server = null;
+            spareExports[spareExportCount++] = export;
+        }
     }
 
     /** The export a message target names (a new handle), or a broken capability. Under the lock. */
@@ -797,7 +804,7 @@ public final class RpcConnection implements AutoCloseable {
             case RpcSchema.CAP_SENDER_PROMISE: {
                 ImportEntry entry = imports.get(id);
                 if (entry == null) {
-                    entry = new ImportEntry(id);
+                    entry = newImportEntry(id);
                     imports.put(id, entry);
                 }
                 entry.remoteRefs++;
@@ -835,7 +842,7 @@ public final class RpcConnection implements AutoCloseable {
             pending = questions.get(id);
             if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
             if (releaseParamCaps) {
-                for (int i = 0; i < pending.paramExportCount; i++) releaseExport(pending.paramExports[i], 1);
+                for (int i = 0; i < pending.paramExportCount(); i++) releaseExport(pending.paramExport(i), 1);
             }
             switch (tag) {
                 case RpcSchema.RET_RESULTS -> {
@@ -1022,6 +1029,7 @@ public final class RpcConnection implements AutoCloseable {
             try {
                 writeCapTable(call, pending);
             } catch (RuntimeException e) {
+                pending.clearParamExports();
                 questions.remove(id);
                 call.closeCaps();
                 throw e;
@@ -1052,24 +1060,20 @@ public final class RpcConnection implements AutoCloseable {
     private void writeCapTable(OutgoingCall call, PendingCall pending) {
         int count = call.capCount();
         if (count == 0) return;
-        int[] exported = new int[count];
-        int n = 0;
         int element = Messages.structListRaw(call.message, OutgoingCall.CAP_TABLE_POINTER, count, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
         if (element >= 0) {
             SegmentBuilder segment = call.message.getSegment(0);
             for (int i = 0; i < count; i++) {
                 int export = writeCapDescriptor(segment, element + i * (RpcSchema.CAPDESC_WORDS + RpcSchema.CAPDESC_PTRS), call.cap(i), false);
-                if (export >= 0) exported[n++] = export;
+                if (export >= 0) pending.addParamExport(export);
             }
         } else {
             StructList.Builder<StructOut> table = call.payload().initList(CAP_LIST, 1, count);
             for (int i = 0; i < count; i++) {
                 int export = writeCapDescriptor(table.get(i), call.cap(i), false);
-                if (export >= 0) exported[n++] = export;
+                if (export >= 0) pending.addParamExport(export);
             }
         }
-        pending.paramExports = exported;
-        pending.paramExportCount = n;
     }
 
     /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
@@ -1090,6 +1094,7 @@ public final class RpcConnection implements AutoCloseable {
         } else if (cap instanceof BrokenCap broken) {
             return exportSenderHosted(segment, at, new BrokenServer(broken.error), owned);
         } else if (cap instanceof ImportCap imported && imported.connection() == this) {
+            if (imported.closed) throw new IllegalStateException("a released capability cannot be passed");
             writeDescriptor(segment, at, RpcSchema.CAP_RECEIVER_HOSTED, imported.entry.id);
             return -1;
         } else if (cap instanceof PromiseCap promise && promise.connection() == this) {
@@ -1112,7 +1117,7 @@ public final class RpcConnection implements AutoCloseable {
     private int exportSenderHosted(SegmentBuilder segment, int at, Server server, boolean owned) {
         ExportEntry export = exportsByServer.get(server);
         if (export == null) {
-            export = new ExportEntry(server);
+            export = newExportEntry(server);
             export.id = exports.add(export);
             exportsByServer.put(server, export);
         }
@@ -1347,7 +1352,7 @@ public final class RpcConnection implements AutoCloseable {
     }
 
     private static final class ImportEntry {
-        final int id;
+        int id;
         long remoteRefs;
         int localHandles;
 
@@ -1356,11 +1361,40 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
+    // Table entries that were let go, for reuse: every call with a context exports the caller's thread and
+    // imports it on the other side, and releases it once answered. Guarded by the lock. An entry is kept only
+    // once nothing can reach it but closed handles, which refuse any use.
+    private static final int MAX_SPARE_ENTRIES = 16;
+    private final ImportEntry[] spareImports = new ImportEntry[MAX_SPARE_ENTRIES];
+    private int spareImportCount;
+    private final ExportEntry[] spareExports = new ExportEntry[MAX_SPARE_ENTRIES];
+    private int spareExportCount;
+
+    /** A new import entry for {@code id}. Under the lock. */
+    private ImportEntry newImportEntry(int id) {
+        if (spareImportCount == 0) return new ImportEntry(id);
+        ImportEntry entry = spareImports[--spareImportCount];
+        spareImports[spareImportCount] = null;
+        entry.id = id;
+        entry.remoteRefs = 0;
+        entry.localHandles = 0;
+        return entry;
+    }
+
+    /** A new export entry for {@code server}. Under the lock. */
+    private ExportEntry newExportEntry(Server server) {
+        if (spareExportCount == 0) return new ExportEntry(server);
+        ExportEntry entry = spareExports[--spareExportCount];
+        spareExports[spareExportCount] = null;
+        entry.reset(server);
+        return entry;
+    }
+
     private long exportSequence;  // guarded by the lock
 
     private final class ExportEntry implements LocalCap.Hold {
-        final Server server;
-        final long sequence;
+        Server server;
+        long sequence;
         int id;
         long refs;
         int holds;
@@ -1383,8 +1417,17 @@ public final class RpcConnection implements AutoCloseable {
         }
 
         ExportEntry(Server server) {
+            reset(server);
+        }
+
+        void reset(Server server) {
             this.server = server;
             this.sequence = exportSequence++;
+            id = 0;
+            refs = 0;
+            holds = 0;
+            owned = false;
+            releasedCalled = false;
         }
     }
 
@@ -1443,6 +1486,8 @@ public final class RpcConnection implements AutoCloseable {
                 if (RpcConnection.this.closed || --entry.localHandles > 0) return;
                 if (imports.get(entry.id) == entry) imports.remove(entry.id);
                 enqueueSmall(RpcSchema.RELEASE, SmallMessage.release(entry.id, (int) entry.remoteRefs));
+                // No open handle is left (closed ones refuse any use): kept for the next import.
+                if (spareImportCount < MAX_SPARE_ENTRIES) spareImports[spareImportCount++] = entry;
             }
             flush();
         }

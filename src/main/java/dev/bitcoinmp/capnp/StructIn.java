@@ -39,6 +39,10 @@ public final class StructIn extends StructReader {
 
     public String getText(int index) {
         if (_pointerFieldIsNull(index)) return "";
+        if (message != null && segment == message.firstSegment()) {
+            String text = message.textInPlace(pointers + index);
+            if (text != null) return text;
+        }
         Text.Reader text = _getPointerField(Text.factory, index, null, 0, 0);
         return Utf8.decode(text.buffer, text.offset, text.size);
     }

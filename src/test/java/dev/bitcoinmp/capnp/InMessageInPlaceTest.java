@@ -138,6 +138,30 @@ class InMessageInPlaceTest {
         assertEquals(InMessage.NOT_SIMPLE, m.structList(tablePointer, new int[1]));
     }
 
+    /** Texts are decoded in place when they are in the first segment and end in their NUL, else by the runtime. */
+    @Test
+    void textsInPlaceAndLeftToTheRuntime() {
+        MessageBuilder built = new MessageBuilder();
+        StructOut root = built.initRoot(AnyStruct.builderOf(0, 3));
+        root.setText(0, "ünïcödé ✓");
+        root.setText(1, "");
+        InMessage m = read(built, LIMITS);
+        StructIn view = m.viewAtDepth(m.rootStruct(), 0);
+        assertEquals("ünïcödé ✓", view.getText(0));
+        assertEquals("", view.getText(1));
+        assertEquals("", view.getText(2));
+        int text = InMessage.pointer(m.rootStruct(), 0);
+        assertEquals("ünïcödé ✓", m.textInPlace(text));
+        // The NUL overwritten: not read in place, and the runtime rejects it.
+        ByteBuffer body = ByteBuffer.wrap(m.array).order(ByteOrder.LITTLE_ENDIAN);
+        long pointer = body.getLong(8 * text);
+        int start = text + 1 + ((int) pointer >> 2);
+        int bytes = (int) (pointer >>> 35);
+        m.array[8 * start + bytes - 1] = 'x';
+        assertEquals(null, m.textInPlace(text));
+        assertThrows(DecodeException.class, () -> view.getText(0));
+    }
+
     @Test
     void readingInPlaceChargesTheTraversalLimit() {
         ReaderLimits tight = new ReaderLimits(LIMITS.maxFrameWords(), 6, LIMITS.nestingLimit(), LIMITS.maxSegments());
