@@ -494,14 +494,8 @@ public final class RpcConnection implements AutoCloseable {
         StructIn paramsView = m.viewAtDepth(params, 3);
         NetworkCall ready = null;
         synchronized (lock) {
-            if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
-            Answer answer = new Answer(id);
-            answers.put(id, answer);
-            if (sendTo != 0) {
-                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
-                        new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
-                m.release();
-            } else {
+            Answer answer = newAnswer(id, interfaceId, methodId, sendTo, m);
+            if (answer != null) {
                 Capability targetCap = importedTarget(m.getInt(target, 0));
                 Capability[] caps;
                 try {
@@ -561,19 +555,26 @@ public final class RpcConnection implements AutoCloseable {
         StructIn payload = call.getStruct(RpcSchema.CALL_PARAMS);
         NetworkCall ready = null;
         synchronized (lock) {
-            if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
-            Answer answer = new Answer(id);
-            answers.put(id, answer);
-            if (sendTo != 0) {
-                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
-                        new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
-                message.release();
-            } else {
-                ready = takeCall(answer, interfaceId, methodId, target, payload, message);
-            }
+            Answer answer = newAnswer(id, interfaceId, methodId, sendTo, message);
+            if (answer != null) ready = takeCall(answer, interfaceId, methodId, target, payload, message);
         }
         if (ready != null) ready.deliver();
         flushLater();
+    }
+
+    /**
+     * The answer to the call of question {@code id}, in the table; null when the call asks for its results to
+     * go elsewhere (it is answered with an exception at once and {@code message} released). Under the lock.
+     */
+    private Answer newAnswer(int id, long interfaceId, int methodId, short sendTo, InMessage message) {
+        if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
+        Answer answer = new Answer(id);
+        answers.put(id, answer);
+        if (sendTo == 0) return answer;
+        new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
+                new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
+        message.release();
+        return null;
     }
 
     /**
