@@ -531,11 +531,7 @@ public final class RpcConnection implements AutoCloseable {
         StructIn results = m.viewAtDepth(content, 3);
         PendingCall pending;
         synchronized (lock) {
-            pending = questions.get(id);
-            if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
-            if (releaseParamCaps) {
-                for (int i = 0; i < pending.paramExportCount(); i++) releaseExport(pending.paramExport(i), 1);
-            }
+            pending = returnedQuestion(id, releaseParamCaps);
             pending.completeWithResults(results, readCapTable(m, table, capCount), m);
             // Results are in and pipelined calls now go to the imported capabilities: the question is done.
             enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
@@ -833,6 +829,18 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * The question a Return answers, its parameters' exports released if the Return says so. Under the lock.
+     */
+    private PendingCall returnedQuestion(int id, boolean releaseParamCaps) {
+        PendingCall pending = questions.get(id);
+        if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
+        if (releaseParamCaps) {
+            for (int i = 0; i < pending.paramExportCount(); i++) releaseExport(pending.paramExport(i), 1);
+        }
+        return pending;
+    }
+
     /** A Return, in {@code message}: results go to the pending call, which releases the message once they are read. */
     private void handleReturn(StructIn ret, InMessage message) {
         int id = ret.getInt(0);
@@ -840,11 +848,7 @@ public final class RpcConnection implements AutoCloseable {
         short tag = ret.getShort(RpcSchema.RETURN_TAG_SHORT);
         PendingCall pending;
         synchronized (lock) {
-            pending = questions.get(id);
-            if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
-            if (releaseParamCaps) {
-                for (int i = 0; i < pending.paramExportCount(); i++) releaseExport(pending.paramExport(i), 1);
-            }
+            pending = returnedQuestion(id, releaseParamCaps);
             switch (tag) {
                 case RpcSchema.RET_RESULTS -> {
                     StructIn payload = ret.getStruct(0);
