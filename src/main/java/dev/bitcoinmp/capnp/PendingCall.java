@@ -14,6 +14,8 @@ public final class PendingCall {
     // says so. Guarded by the connection's lock.
     int[] paramExports;
     int paramExportCount;
+    // A Finish went out before the Return (the call was canceled): none goes out after it. Guarded as above.
+    boolean finishSent;
     private volatile boolean done;
     private StructIn payload;     // content (the results) at pointer 0
     private InMessage message;    // the Return the payload is in, released once the response is closed
@@ -106,6 +108,15 @@ public final class PendingCall {
         }
         if (toClose != null) for (Capability cap : toClose) if (cap != null) cap.close();
         if (unused != null) unused.release();
+    }
+
+    /**
+     * The caller gives up on the call: the peer gets a Finish now (and may cancel it), and the result
+     * capabilities are released if they still come. For a call nothing was pipelined on.
+     */
+    void cancel() {
+        if (connection != null) connection.cancelQuestion(this);
+        release();
     }
 
     /** The result capability at {@code path} (a new handle), or a broken one if the call failed. */

@@ -12,6 +12,7 @@ import dev.bitcoinmp.interfaces.Init;
 import dev.bitcoinmp.interfaces.Mining;
 import dev.bitcoinmp.interfaces.Rpc;
 import dev.bitcoinmp.testing.Calculator;
+import dev.bitcoinmp.testing.Mirror;
 import dev.bitcoinmp.testing.Mixed;
 import dev.bitcoinmp.testing.Printer;
 import dev.bitcoinmp.testing.TestInit;
@@ -85,6 +86,7 @@ class SchemaConformanceTest {
         JAVA.put("TestInit", TestInit.class);
         JAVA.put("Calculator", Calculator.class);
         JAVA.put("Printer", Printer.class);
+        JAVA.put("Mirror", Mirror.class);
     }
 
     /** Schema struct name to the Java record declared for it (Context is built into the IPC layer). */
