@@ -521,9 +521,12 @@ class ClientPrinter final : public Printer::Server {
 class OrderPrinter final : public Printer::Server {
  public:
   OrderPrinter(kj::Timer& timer, kj::Own<kj::PromiseFulfiller<void>> sleeping,
-               kj::Own<kj::PromiseFulfiller<void>> canceled)
-      : timer(timer), sleeping(kj::mv(sleeping)), canceled(kj::mv(canceled)) {}
-  ~OrderPrinter() noexcept(false) { emit("released printer"); }
+               kj::Own<kj::PromiseFulfiller<void>> canceled, kj::Own<kj::PromiseFulfiller<void>> released)
+      : timer(timer), sleeping(kj::mv(sleeping)), canceled(kj::mv(canceled)), released(kj::mv(released)) {}
+  ~OrderPrinter() noexcept(false) {
+    emit("released printer");
+    released->fulfill();
+  }
 
  protected:
   kj::Promise<void> print(PrintContext context) override {
@@ -557,6 +560,7 @@ class OrderPrinter final : public Printer::Server {
   kj::Timer& timer;
   kj::Own<kj::PromiseFulfiller<void>> sleeping;
   kj::Own<kj::PromiseFulfiller<void>> canceled;
+  kj::Own<kj::PromiseFulfiller<void>> released;
 };
 
 class Client {
@@ -825,50 +829,73 @@ class Client {
     return request.send().ignoreResult();
   }
 
+  // What the reflect scenarios wait for: the printer starting a sleep, seeing it canceled, being released.
+  struct PrinterEvents {
+    kj::PromiseFulfillerPair<void> sleeping = kj::newPromiseAndFulfiller<void>();
+    kj::PromiseFulfillerPair<void> canceled = kj::newPromiseAndFulfiller<void>();
+    kj::PromiseFulfillerPair<void> released = kj::newPromiseAndFulfiller<void>();
+  };
+
+  Printer::Client newOrderPrinter(PrinterEvents& events) {
+    return kj::heap<OrderPrinter>(io.provider->getTimer(), kj::mv(events.sleeping.fulfiller),
+                                  kj::mv(events.canceled.fulfiller), kj::mv(events.released.fulfiller));
+  }
+
+  void waitFor(kj::Promise<void>&& promise) {
+    io.provider->getTimer().timeoutAfter(10 * kj::SECONDS, kj::mv(promise)).wait(waitScope);
+  }
+
+  // Once everything is dropped: the server released our printer ("released printer") and everything
+  // else ("released", printed once the Release reached us), and we stay connected until it closes, so
+  // that it can check its tables with the connection still up.
+  int endReflectScenario(PrinterEvents& events) {
+    waitFor(kj::mv(events.released.promise));
+    emit("released");
+    waitFor(network.onDisconnect());
+    return 0;
+  }
+
   // Mirror.reflect(our printer), three prints pipelined on its result before the answer is back (they
   // go to the server, which sends them back to us), then three more once the result resolved to our
   // own printer (held by the embargo until the Disembargo came back). The printer prints all six in order.
   int reflectScenario() {
-    auto mirror = bootstrapAs<Mirror>();
-    auto sleeping = kj::newPromiseAndFulfiller<void>();
-    auto canceled = kj::newPromiseAndFulfiller<void>();
-    Printer::Client printer = kj::heap<OrderPrinter>(io.provider->getTimer(), kj::mv(sleeping.fulfiller),
-                                                     kj::mv(canceled.fulfiller));
-    auto request = mirror.reflectRequest();
-    request.setPrinter(printer);
-    auto reflected = request.send();
-    Printer::Client result = reflected.getResult();
-    kj::Vector<kj::Promise<void>> calls;
-    for (int i = 1; i <= 3; ++i) calls.add(print(result, kj::str("before ", i)));
-    reflected.wait(waitScope);
-    result.whenResolved().wait(waitScope);
-    emit("resolved");
-    for (int i = 1; i <= 3; ++i) calls.add(print(result, kj::str("after ", i)));
-    kj::joinPromises(calls.releaseAsArray()).wait(waitScope);
-    emit("done");
-    return 0;
+    PrinterEvents events;
+    {
+      auto mirror = bootstrapAs<Mirror>();
+      auto request = mirror.reflectRequest();
+      request.setPrinter(newOrderPrinter(events));
+      auto reflected = request.send();
+      Printer::Client result = reflected.getResult();
+      kj::Vector<kj::Promise<void>> calls;
+      for (int i = 1; i <= 3; ++i) calls.add(print(result, kj::str("before ", i)));
+      reflected.wait(waitScope);
+      result.whenResolved().wait(waitScope);
+      emit("resolved");
+      for (int i = 1; i <= 3; ++i) calls.add(print(result, kj::str("after ", i)));
+      kj::joinPromises(calls.releaseAsArray()).wait(waitScope);
+      emit("done");
+    }
+    return endReflectScenario(events);
   }
 
   // A sleeping print pipelined on Mirror.reflect's result, so sent back to us by the server, then
   // dropped: the server must cancel the call it sent back (our printer sees it canceled).
   int reflectCancelScenario() {
-    auto mirror = bootstrapAs<Mirror>();
-    auto sleeping = kj::newPromiseAndFulfiller<void>();
-    auto canceled = kj::newPromiseAndFulfiller<void>();
-    Printer::Client printer = kj::heap<OrderPrinter>(io.provider->getTimer(), kj::mv(sleeping.fulfiller),
-                                                     kj::mv(canceled.fulfiller));
-    auto request = mirror.reflectRequest();
-    request.setPrinter(printer);
-    auto reflected = request.send();
-    Printer::Client result = reflected.getResult();
-    kj::Maybe<kj::Promise<void>> call = print(result, "sleep:20000");
-    auto& timer = io.provider->getTimer();
-    timer.timeoutAfter(10 * kj::SECONDS, kj::mv(sleeping.promise)).wait(waitScope);
-    emit("canceling");
-    call = nullptr;  // the Finish goes out
-    timer.timeoutAfter(10 * kj::SECONDS, kj::mv(canceled.promise)).wait(waitScope);
-    emit("done");
-    return 0;
+    PrinterEvents events;
+    {
+      auto mirror = bootstrapAs<Mirror>();
+      auto request = mirror.reflectRequest();
+      request.setPrinter(newOrderPrinter(events));
+      auto reflected = request.send();
+      Printer::Client result = reflected.getResult();
+      kj::Maybe<kj::Promise<void>> call = print(result, "sleep:20000");
+      waitFor(kj::mv(events.sleeping.promise));
+      emit("canceling");
+      call = nullptr;  // the Finish goes out
+      waitFor(kj::mv(events.canceled.promise));
+      emit("done");
+    }
+    return endReflectScenario(events);
   }
 
   template <typename T>

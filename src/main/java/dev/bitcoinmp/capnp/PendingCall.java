@@ -112,10 +112,15 @@ public final class PendingCall {
 
     /**
      * The caller gives up on the call: the peer gets a Finish now (and may cancel it), and the result
-     * capabilities are released if they still come. For a call nothing was pipelined on.
+     * capabilities are released if they still come. A call whose results something was pipelined on is only
+     * released (its question stays until the answer is in, as those calls name it).
      */
-    void cancel() {
-        if (connection != null) connection.cancelQuestion(this);
+    public void cancel() {
+        boolean finish;
+        synchronized (this) {
+            finish = !pipelined && !done;
+        }
+        if (finish && connection != null) connection.cancelQuestion(this);
         release();
     }
 

@@ -823,12 +823,23 @@ public final class RpcConnection implements AutoCloseable {
      * Finish now, and the results, if they still come, are released.
      */
     void cancelQuestion(PendingCall pending) {
+        List<Runnable> cancels = null;
         synchronized (lock) {
             if (closed || pending.finishSent || questions.get(pending.questionId) != pending) return;
             pending.finishSent = true;
             enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(pending.questionId));
+            // Its results were to be taken from a call the peer forwarded back to us (a tail call, which the
+            // peer does not cancel once it returned): that call runs for nobody now, so it is canceled here.
+            for (Answer answer : answers.values()) {
+                if (answer.taker == pending && !answer.returned && !answer.canceled) {
+                    answer.canceled = true;
+                    cancels = new ArrayList<>(2);
+                    answer.moveCancelActionsTo(cancels);
+                }
+            }
         }
         flush();
+        runAll(cancels);
     }
 
     /** Runs {@code action} once the lock, which this thread holds, is let go. Under the lock. */
