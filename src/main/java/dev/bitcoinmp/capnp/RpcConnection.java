@@ -786,7 +786,24 @@ public final class RpcConnection implements AutoCloseable {
             return true;
         }
         source.taker = pending;
+        if (pending.finishSent) {
+            // We gave up on the question before this Return came: nobody waits for the call any more.
+            List<Runnable> cancels = cancelForTaker(source);
+            if (cancels != null) for (Runnable action : cancels) runAfterUnlock(action);
+        }
         return false;
+    }
+
+    /**
+     * Cancels {@code answer}, a call forwarded back to us whose results only our canceled question was to
+     * take; returns its cancel actions (to run once the lock is let go), or null. Under the lock.
+     */
+    private static List<Runnable> cancelForTaker(Answer answer) {
+        if (answer.returned || answer.canceled) return null;
+        answer.canceled = true;
+        List<Runnable> cancels = new ArrayList<>(2);
+        answer.moveCancelActionsTo(cancels);
+        return cancels;
     }
 
     /** Gives the results of the kept answer {@code source} to {@code taker}, a question of ours. Under the lock. */
@@ -831,11 +848,7 @@ public final class RpcConnection implements AutoCloseable {
             // Its results were to be taken from a call the peer forwarded back to us (a tail call, which the
             // peer does not cancel once it returned): that call runs for nobody now, so it is canceled here.
             for (Answer answer : answers.values()) {
-                if (answer.taker == pending && !answer.returned && !answer.canceled) {
-                    answer.canceled = true;
-                    cancels = new ArrayList<>(2);
-                    answer.moveCancelActionsTo(cancels);
-                }
+                if (answer.taker == pending) cancels = cancelForTaker(answer);
             }
         }
         flush();

@@ -8,11 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bitcoinmp.ipc.FdStream;
+import dev.bitcoinmp.testing.FrameGateStream;
 import dev.bitcoinmp.testing.MirrorServers;
 import dev.bitcoinmp.testing.MirrorServers.MirrorServer;
 import dev.bitcoinmp.testing.MirrorServers.RecordingPrinter;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +39,7 @@ class ReflectionTest {
     private final List<String> serverLog = new CopyOnWriteArrayList<>();
     private final List<String> clientLog = new CopyOnWriteArrayList<>();
     private final List<RpcConnection> connections = new ArrayList<>();
-    private GatedStream clientStream;
+    private FrameGateStream clientStream;
 
     @AfterEach
     void closeAll() {
@@ -47,12 +47,12 @@ class ReflectionTest {
     }
 
     /**
-     * A server offering {@code bootstrap} and a client whose reads wait for {@link GatedStream#open()}: what
-     * the client sends before opening goes out before any answer can reach it.
+     * A server offering {@code bootstrap} and a client whose reads wait for {@link FrameGateStream}: what the
+     * client sends before letting frames in goes out before any answer can reach it.
      */
     private RpcConnection[] connect(Server bootstrap) throws IOException {
         FdStream[] pair = FdStream.socketPair();
-        clientStream = new GatedStream(pair[1]);
+        clientStream = new FrameGateStream(pair[1]);
         RpcConnection server = new RpcConnection(pair[0], bootstrap, "server", ReaderLimits.DEFAULT, serverLog::add).start();
         RpcConnection client = new RpcConnection(clientStream, null, "client", ReaderLimits.DEFAULT, clientLog::add).start();
         connections.add(server);
@@ -80,13 +80,19 @@ class ReflectionTest {
             List<PendingCall> calls = new ArrayList<>();
             for (int i = 1; i <= 3; i++) calls.add(MirrorServers.print(promise, "before " + i));
             if (gate != null) {
+                // The calls wait on the answer and are sent back before it.
                 waitUntil(() -> count(serverLog, "server <- call") == 4);   // reflect and the three prints
                 gate.countDown();
+                clientStream.allowAll();
+            } else {
+                // The answers to bootstrap and reflect only: the calls sent back after them are not read yet
+                // when the calls after the resolution are made, which must wait for them.
+                clientStream.allow(2);
             }
-            clientStream.open();
             reflected.await().close();
             assertSame(printer, promise.localServer(), "the promise resolved to the client's own printer");
             for (int i = 1; i <= 3; i++) calls.add(MirrorServers.print(promise, "after " + i));
+            clientStream.allowAll();
             for (PendingCall call : calls) call.await().close();
 
             assertEquals(List.of("before 1", "before 2", "before 3", "after 1", "after 2", "after 3"), printer.printed);
@@ -118,7 +124,7 @@ class ReflectionTest {
             PendingCall outer = MirrorServers.reflect(mirrorCap, ownMirrorCap);
             Capability promisedMirror = outer.pipelinedCap((short) 0);
             PendingCall inner = MirrorServers.reflect(promisedMirror, printerCap);
-            clientStream.open();
+            clientStream.allowAll();
             try (Response response = inner.await()) {
                 Capability result = response.takeCap(response.results().getCapIndex(0));
                 assertSame(printer, result.localServer(), "our printer came back as our own object");
@@ -144,7 +150,7 @@ class ReflectionTest {
             PendingCall reflected = MirrorServers.reflect(mirrorCap, Capability.local(printer));
             Capability promise = reflected.pipelinedCap((short) 0);
             PendingCall sleeping = MirrorServers.print(promise, "sleep:20000");
-            clientStream.open();
+            clientStream.allowAll();
             waitUntil(() -> printer.printed.contains("sleep:20000"));
             sleeping.cancel();
             waitUntil(() -> !printer.canceled.isEmpty());
@@ -167,7 +173,7 @@ class ReflectionTest {
             PendingCall reflected = MirrorServers.reflect(mirrorCap, Capability.local(printer));
             Capability promise = reflected.pipelinedCap((short) 0);
             PendingCall sleeping = MirrorServers.print(promise, "sleep:20000");
-            clientStream.open();
+            clientStream.allowAll();
             waitUntil(() -> printer.printed.contains("sleep:20000"));
             ends[0].close();
             RpcException e = assertThrows(RpcException.class, sleeping::await);
@@ -206,7 +212,7 @@ class ReflectionTest {
             Capability promise = reflected.pipelinedCap((short) 0);
             List<PendingCall> calls = new ArrayList<>();
             for (int i = 1; i <= 3; i++) calls.add(MirrorServers.print(promise, "pipelined " + i));
-            clientStream.open();
+            clientStream.allowAll();
             reflected.await().close();
             for (int i = 1; i <= 3; i++) calls.add(MirrorServers.print(promise, "after " + i));
             for (PendingCall call : calls) call.await().close();
@@ -233,40 +239,5 @@ class ReflectionTest {
     private static void waitUntil(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!condition.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(5);
-    }
-
-    /** A stream whose reads wait until it is opened. */
-    private static final class GatedStream implements Stream {
-        private final Stream inner;
-        private final CountDownLatch gate = new CountDownLatch(1);
-
-        GatedStream(Stream inner) {
-            this.inner = inner;
-        }
-
-        void open() {
-            gate.countDown();
-        }
-
-        @Override
-        public int read(ByteBuffer dst) throws IOException {
-            try {
-                if (!gate.await(30, TimeUnit.SECONDS)) throw new IOException("the read gate never opened");
-            } catch (InterruptedException e) {
-                throw new IOException(e);
-            }
-            return inner.read(dst);
-        }
-
-        @Override
-        public void write(ByteBuffer[] srcs, int count) throws IOException {
-            inner.write(srcs, count);
-        }
-
-        @Override
-        public void close() throws IOException {
-            gate.countDown();
-            inner.close();
-        }
     }
 }

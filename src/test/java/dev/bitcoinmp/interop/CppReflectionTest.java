@@ -12,6 +12,7 @@ import dev.bitcoinmp.capnp.ReaderLimits;
 import dev.bitcoinmp.capnp.Response;
 import dev.bitcoinmp.capnp.RpcConnection;
 import dev.bitcoinmp.ipc.FdStream;
+import dev.bitcoinmp.testing.FrameGateStream;
 import dev.bitcoinmp.testing.MirrorServers;
 import dev.bitcoinmp.testing.MirrorServers.MirrorServer;
 import dev.bitcoinmp.testing.MirrorServers.RecordingPrinter;
@@ -59,10 +60,14 @@ class CppReflectionTest {
             Capability promise = reflected.pipelinedCap((short) 0);
             List<PendingCall> calls = new ArrayList<>();
             for (int i = 1; i <= 3; i++) calls.add(MirrorServers.print(promise, "before " + i));
-            stream.openGate();   // all of the above went out before anything came back
+            // All of the above went out before anything came back. Then only the answers to bootstrap and
+            // reflect: the calls sent back after them are not read yet when those after the resolution are
+            // made, which must wait for them.
+            stream.allow(2);
             reflected.await().close();
             assertSame(printer, promise.localServer(), "resolved to our own printer");
             for (int i = 1; i <= 3; i++) calls.add(MirrorServers.print(promise, "after " + i));
+            stream.allowAll();
             for (PendingCall call : calls) call.await().close();
 
             assertEquals(List.of("before 1", "before 2", "before 3", "after 1", "after 2", "after 3"), printer.printed);
@@ -86,7 +91,7 @@ class CppReflectionTest {
             PendingCall outer = MirrorServers.reflect(mirror, ownMirror);
             Capability promisedMirror = outer.pipelinedCap((short) 0);
             PendingCall inner = MirrorServers.reflect(promisedMirror, Capability.local(printer));
-            stream.openGate();
+            stream.allowAll();
             try (Response response = inner.await()) {
                 Capability result = response.takeCap(response.results().getCapIndex(0));
                 assertSame(printer, result.localServer(), "our printer came back as our own object");
@@ -110,7 +115,7 @@ class CppReflectionTest {
             PendingCall reflected = MirrorServers.reflect(mirror, Capability.local(printer));
             Capability promise = reflected.pipelinedCap((short) 0);
             PendingCall sleeping = MirrorServers.print(promise, "sleep:20000");
-            stream.openGate();
+            stream.allowAll();
             waitUntil(() -> printer.printed.contains("sleep:20000"));
             sleeping.cancel();
             waitUntil(() -> !printer.canceled.isEmpty());
@@ -123,17 +128,17 @@ class CppReflectionTest {
     }
 
     private interface ClientBody {
-        void run(RpcConnection client, List<String> log, CppInteropTest.RecordingStream stream) throws Exception;
+        void run(RpcConnection client, List<String> log, FrameGateStream stream) throws Exception;
     }
 
     /**
-     * Runs {@code body} as a client of {@code mp_peer serve-mirror-fd} (reads held back until the body opens
-     * the gate), then checks that our tables are empty with the connection still up, and that the peer
+     * Runs {@code body} as a client of {@code mp_peer serve-mirror-fd} (reads held back until the body lets
+     * frames in), then checks that our tables are empty with the connection still up, and that the peer
      * ends cleanly once we close it.
      */
     private static void javaClient(Path tmp, ClientBody body) throws Exception {
         FdStream[] pair = FdStream.socketPair();
-        CppInteropTest.RecordingStream stream = new CppInteropTest.RecordingStream(pair[0], true);
+        FrameGateStream stream = new FrameGateStream(pair[0]);
         List<String> log = new CopyOnWriteArrayList<>();
         try (CppInteropTest.Peer peer = CppInteropTest.Peer.spawn(tmp, pair[1], "serve-mirror-fd")) {
             assertTimeoutPreemptively(TEST, () -> {
