@@ -1,6 +1,7 @@
 package dev.bitcoinmp.capnp;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.bitcoinmp.testing.MirrorServers.count;
+import static dev.bitcoinmp.testing.MirrorServers.waitUntil;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.bitcoinmp.ipc.FdStream;
 import dev.bitcoinmp.testing.FrameGateStream;
 import dev.bitcoinmp.testing.MirrorServers;
+import dev.bitcoinmp.testing.MirrorServers.SleepingCall;
 import dev.bitcoinmp.testing.MirrorServers.MirrorServer;
 import dev.bitcoinmp.testing.MirrorServers.RecordingPrinter;
 import java.io.IOException;
@@ -50,6 +52,10 @@ class ReflectionTest {
      * A server offering {@code bootstrap} and a client whose reads wait for {@link FrameGateStream}: what the
      * client sends before letting frames in goes out before any answer can reach it.
      */
+    private static void assertTablesEmpty(RpcConnection... ends) throws InterruptedException {
+        for (RpcConnection end : ends) MirrorServers.assertTablesEmpty(end);
+    }
+
     private RpcConnection[] connect(Server bootstrap) throws IOException {
         FdStream[] pair = FdStream.socketPair();
         clientStream = new FrameGateStream(pair[1]);
@@ -146,18 +152,11 @@ class ReflectionTest {
         assertTimeoutPreemptively(TEST, () -> {
             RpcConnection[] ends = connect(new MirrorServer(null));
             RecordingPrinter printer = new RecordingPrinter();
-            Capability mirrorCap = ends[1].bootstrap();
-            PendingCall reflected = MirrorServers.reflect(mirrorCap, Capability.local(printer));
-            Capability promise = reflected.pipelinedCap((short) 0);
-            PendingCall sleeping = MirrorServers.print(promise, "sleep:20000");
-            clientStream.allowAll();
-            waitUntil(() -> printer.printed.contains("sleep:20000"));
-            sleeping.cancel();
+            SleepingCall call = SleepingCall.start(ends[1], printer, clientStream::allowAll);
+            call.sleeping().cancel();
             waitUntil(() -> !printer.canceled.isEmpty());
             assertEquals(List.of("canceled sleep:20000"), printer.canceled);
-            reflected.await().close();
-            promise.close();
-            mirrorCap.close();
+            call.close();
             printer.join();
             assertTablesEmpty(ends);
         });
@@ -169,20 +168,15 @@ class ReflectionTest {
         assertTimeoutPreemptively(TEST, () -> {
             RpcConnection[] ends = connect(new MirrorServer(null));
             RecordingPrinter printer = new RecordingPrinter();
-            Capability mirrorCap = ends[1].bootstrap();
-            PendingCall reflected = MirrorServers.reflect(mirrorCap, Capability.local(printer));
-            Capability promise = reflected.pipelinedCap((short) 0);
-            PendingCall sleeping = MirrorServers.print(promise, "sleep:20000");
-            clientStream.allowAll();
-            waitUntil(() -> printer.printed.contains("sleep:20000"));
+            SleepingCall call = SleepingCall.start(ends[1], printer, clientStream::allowAll);
             ends[0].close();
-            RpcException e = assertThrows(RpcException.class, sleeping::await);
+            RpcException e = assertThrows(RpcException.class, call.sleeping()::await);
             assertEquals(RpcException.Type.DISCONNECTED, e.type());
             waitUntil(() -> !printer.canceled.isEmpty());
             assertEquals(List.of("canceled sleep:20000"), printer.canceled);
             assertTrue(ends[1].awaitEnd(10, TimeUnit.SECONDS));
-            promise.close();
-            mirrorCap.close();
+            call.promise().close();
+            call.mirror().close();
             printer.join();
         });
     }
@@ -221,23 +215,8 @@ class ReflectionTest {
             mirrorCap.close();
             assertTablesEmpty(ends);
             farPrinter.close();
-            assertTablesEmpty(new RpcConnection[] {farServer, farClient});
+            assertTablesEmpty(farServer, farClient);
         });
     }
 
-    private static int count(List<String> log, String line) {
-        return (int) log.stream().filter(line::equals).count();
-    }
-
-    private static void assertTablesEmpty(RpcConnection[] ends) throws InterruptedException {
-        for (RpcConnection end : ends) {
-            waitUntil(() -> java.util.Arrays.stream(end.tableSizes()).allMatch(n -> n == 0));
-            assertArrayEquals(new int[] {0, 0, 0, 0}, end.tableSizes(), end.name() + ": questions, answers, imports, exports");
-        }
-    }
-
-    private static void waitUntil(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(5);
-    }
 }

@@ -1,6 +1,8 @@
 package dev.bitcoinmp.interop;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.bitcoinmp.testing.MirrorServers.assertTablesEmpty;
+import static dev.bitcoinmp.testing.MirrorServers.count;
+import static dev.bitcoinmp.testing.MirrorServers.waitUntil;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -14,6 +16,7 @@ import dev.bitcoinmp.capnp.RpcConnection;
 import dev.bitcoinmp.ipc.FdStream;
 import dev.bitcoinmp.testing.FrameGateStream;
 import dev.bitcoinmp.testing.MirrorServers;
+import dev.bitcoinmp.testing.MirrorServers.SleepingCall;
 import dev.bitcoinmp.testing.MirrorServers.MirrorServer;
 import dev.bitcoinmp.testing.MirrorServers.RecordingPrinter;
 import java.nio.file.Path;
@@ -111,18 +114,11 @@ class CppReflectionTest {
     void cancelingACallTheCppPeerReflected(@TempDir Path tmp) throws Exception {
         javaClient(tmp, (client, log, stream) -> {
             RecordingPrinter printer = new RecordingPrinter();
-            Capability mirror = client.bootstrap();
-            PendingCall reflected = MirrorServers.reflect(mirror, Capability.local(printer));
-            Capability promise = reflected.pipelinedCap((short) 0);
-            PendingCall sleeping = MirrorServers.print(promise, "sleep:20000");
-            stream.allowAll();
-            waitUntil(() -> printer.printed.contains("sleep:20000"));
-            sleeping.cancel();
+            SleepingCall call = SleepingCall.start(client, printer, stream::allowAll);
+            call.sleeping().cancel();
             waitUntil(() -> !printer.canceled.isEmpty());
             assertEquals(List.of("canceled sleep:20000"), printer.canceled);
-            reflected.await().close();
-            promise.close();
-            mirror.close();
+            call.close();
             printer.join();
         });
     }
@@ -206,17 +202,4 @@ class CppReflectionTest {
 
     // ==========================================================================================
 
-    private static int count(List<String> log, String line) {
-        return (int) log.stream().filter(line::equals).count();
-    }
-
-    private static void assertTablesEmpty(RpcConnection connection) throws InterruptedException {
-        waitUntil(() -> Arrays.stream(connection.tableSizes()).allMatch(n -> n == 0));
-        assertArrayEquals(new int[] {0, 0, 0, 0}, connection.tableSizes(), "questions, answers, imports, exports");
-    }
-
-    private static void waitUntil(BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!condition.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(5);
-    }
 }

@@ -1,18 +1,23 @@
 package dev.bitcoinmp.testing;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
 import dev.bitcoinmp.capnp.Capability;
 import dev.bitcoinmp.capnp.IncomingCall;
 import dev.bitcoinmp.capnp.OutgoingCall;
 import dev.bitcoinmp.capnp.PendingCall;
+import dev.bitcoinmp.capnp.RpcConnection;
 import dev.bitcoinmp.capnp.RpcException;
 import dev.bitcoinmp.capnp.Server;
 import dev.bitcoinmp.capnp.StructOut;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * test.capnp's Mirror and Printer as servers and calls of the Cap'n Proto layer itself (no IPC conventions,
@@ -39,6 +44,49 @@ public final class MirrorServers {
         OutgoingCall call = printer.newCall(PRINTER_ID, PRINT, 0, 2, text.length() + 16);
         call.params().setText(1, text);
         return call.send();
+    }
+
+    /** How many lines of {@code log} equal {@code line}. */
+    public static int count(List<String> log, String line) {
+        return (int) log.stream().filter(line::equals).count();
+    }
+
+    /** Waits (up to 20 s) until {@code condition} holds. */
+    public static void waitUntil(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) Thread.sleep(5);
+    }
+
+    /** Waits until the connection's four tables are empty, and asserts that they are. */
+    public static void assertTablesEmpty(RpcConnection connection) throws InterruptedException {
+        waitUntil(() -> Arrays.stream(connection.tableSizes()).allMatch(n -> n == 0));
+        assertArrayEquals(new int[] {0, 0, 0, 0}, connection.tableSizes(),
+                connection.name() + ": questions, answers, imports, exports");
+    }
+
+    /**
+     * reflect(printer) on {@code mirror}, and a print of "sleep:20000" pipelined on its result, which the
+     * other side sends back to {@code printer}; returns once the printer runs it (after {@code letIn}, which
+     * lets the client read).
+     */
+    public record SleepingCall(Capability mirror, PendingCall reflected, Capability promise, PendingCall sleeping) {
+        public static SleepingCall start(RpcConnection client, RecordingPrinter printer, Runnable letIn)
+                throws InterruptedException {
+            Capability mirror = client.bootstrap();
+            PendingCall reflected = reflect(mirror, Capability.local(printer));
+            Capability promise = reflected.pipelinedCap((short) 0);
+            PendingCall sleeping = print(promise, "sleep:20000");
+            letIn.run();
+            waitUntil(() -> printer.printed.contains("sleep:20000"));
+            return new SleepingCall(mirror, reflected, promise, sleeping);
+        }
+
+        /** Lets go of the capabilities (once the answer to reflect is in). */
+        public void close() {
+            reflected.await().close();
+            promise.close();
+            mirror.close();
+        }
     }
 
     /**
