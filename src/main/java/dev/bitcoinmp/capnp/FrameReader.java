@@ -25,7 +25,7 @@ final class FrameReader {
      * Bytes read ahead: several small messages come in one read, and at most this much of a large one is
      * copied twice (from here into its array; the rest is read into its array directly).
      */
-    private static final int READ_AHEAD = 16 * 1024;
+    private static final int READ_AHEAD = 4 * 1024;
 
     // Released messages kept for reuse; guarded by `free`.
     private static final int MAX_KEPT = 32;
@@ -86,11 +86,10 @@ final class FrameReader {
         in.position(base + headerBytes);
         int have = Math.min(in.remaining(), bytes);
         in.get(message.array, 0, have);
-        if (have < bytes) {
-            ByteBuffer rest = message.whole.limit(bytes).position(have);
-            while (rest.hasRemaining()) {
-                if (stream.read(rest) < 0) throw new EOFException("stream ended inside a message");
-            }
+        while (have < bytes) {
+            int n = stream.read(message.array, have, bytes - have);
+            if (n < 0) throw new EOFException("stream ended inside a message");
+            have += n;
         }
         message.setUp(sizes, segmentCount, limits);
         receiver.message(message);
@@ -160,10 +159,12 @@ final class FrameReader {
         in.compact();
         try {
             while (in.position() < n) {
-                if (stream.read(in) < 0) {
+                int got = stream.read(in.array(), in.position(), in.remaining());
+                if (got < 0) {
                     if (cleanEofAllowed && in.position() == 0) return false;
                     throw new EOFException("stream ended inside a message");
                 }
+                in.position(in.position() + got);
             }
         } finally {
             in.flip();

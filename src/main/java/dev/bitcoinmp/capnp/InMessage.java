@@ -21,7 +21,6 @@ final class InMessage implements Arena {
 
     private final FrameReader owner;       // where a released message goes back to; null: not reused
     final byte[] array;                    // the frame's body (all segments, in order) at its start
-    final ByteBuffer whole;                // over all of `array`, for reading into it
     private ByteBuffer firstView;          // segment 0: exactly its size, as the runtime's bounds checks need
     private SegmentReader first;
     private int firstBytes = -1;           // the size firstView and first were made for
@@ -35,7 +34,6 @@ final class InMessage implements Arena {
     InMessage(FrameReader owner, int capacity) {
         this.owner = owner;
         this.array = new byte[capacity];
-        this.whole = ByteBuffer.wrap(array).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     int capacity() {
@@ -110,6 +108,146 @@ final class InMessage implements Arena {
         checkReadLimit(RpcSchema.MESSAGE_WORDS + RpcSchema.MESSAGE_PTRS);
         if (nestingLimit <= 0) throw new DecodeException("Message is too deeply nested.");
         return AnyStruct.READER.fromPointerReader(first, 2, nestingLimit - 1);
+    }
+
+    // ---- The envelope read in place. An RPC message's envelope (Message, Call or Return, target, payload,
+    // capability table) is read without a view object per struct: a struct is a packed reference (its word
+    // in the first segment, its data words, its pointer count), found through near pointers of the first
+    // segment, each bounds checked and charged to the traversal limit as the runtime's readers do. Anything
+    // else (far pointers, other segments, pointers of another kind) is NOT_SIMPLE: the caller reads that
+    // message with the runtime's readers instead, which handle or reject it.
+
+    /** A struct reference for what the runtime reads otherwise. */
+    static final long NOT_SIMPLE = -1L;
+    /** The nesting the envelope needs at most (Message, Call, payload, capability table, descriptor, answer). */
+    private static final int ENVELOPE_NESTING = 8;
+
+    /** True when the envelope may be read in place (the nesting limit leaves room for it). */
+    boolean inPlace() {
+        return nestingLimit >= ENVELOPE_NESTING && firstBytes >= 16;
+    }
+
+    /** The RPC Message, as a struct reference (the root pointer at word 0). */
+    long rootStruct() {
+        return struct(0);
+    }
+
+    /**
+     * The struct the pointer at word {@code at} of the first segment points to: a reference, 0 for a null
+     * pointer (an empty struct: every field reads as its default), or NOT_SIMPLE.
+     */
+    long struct(int at) {
+        if (at < 0) return 0L;  // an absent pointer (beyond the struct's pointer section) reads as null
+        long w = firstView.getLong(8 * at);
+        if (w == 0) return 0L;
+        if ((w & 3) != 0) return NOT_SIMPLE;
+        long target = at + 1L + ((int) w >> 2);
+        int data = (int) (w >>> 32) & 0xffff;
+        int ptrs = (int) (w >>> 48);
+        if (target < 0 || target + data + ptrs > firstBytes >>> 3) return NOT_SIMPLE;
+        checkReadLimit(data + ptrs);
+        return target | (long) data << 32 | (long) ptrs << 48;
+    }
+
+    static int word(long ref) { return (int) ref; }
+    static int dataWords(long ref) { return (int) (ref >>> 32) & 0xffff; }
+    static int pointerCount(long ref) { return (int) (ref >>> 48); }
+
+    /** The word of pointer {@code index} of the struct {@code ref}, or -1 when it has no such pointer (null). */
+    static int pointer(long ref, int index) {
+        return index < pointerCount(ref) ? word(ref) + dataWords(ref) + index : -1;
+    }
+
+    /** The struct at pointer {@code index} of struct {@code ref} (see {@link #struct(int)}). */
+    long structField(long ref, int index) {
+        return struct(pointer(ref, index));
+    }
+
+    int getInt(long ref, int offset) {
+        return 4 * (offset + 1) <= 8 * dataWords(ref) ? firstView.getInt(8 * word(ref) + 4 * offset) : 0;
+    }
+
+    short getShort(long ref, int offset) {
+        return 2 * (offset + 1) <= 8 * dataWords(ref) ? firstView.getShort(8 * word(ref) + 2 * offset) : 0;
+    }
+
+    long getLong(long ref, int offset) {
+        return 8 * (offset + 1) <= 8 * dataWords(ref) ? firstView.getLong(8 * word(ref) + 8 * offset) : 0;
+    }
+
+    boolean getBool(long ref, int bit) {
+        return bit < 64 * dataWords(ref) && (firstView.get(8 * word(ref) + bit / 8) & 1 << bit % 8) != 0;
+    }
+
+    /** True when pointer {@code index} of struct {@code ref} is not null. */
+    boolean hasPointer(long ref, int index) {
+        int at = pointer(ref, index);
+        return at >= 0 && firstView.getLong(8 * at) != 0;
+    }
+
+    /**
+     * A view of struct {@code ref} (not NOT_SIMPLE) with the nesting limit {@code nesting} (that of the struct
+     * holding the pointer, less one), for the reader of its fields: as the runtime's readers would make it.
+     */
+    StructIn view(long ref, int nesting) {
+        int at = word(ref);
+        int data = dataWords(ref);
+        return new StructIn(first, 8 * at, at + data, 64 * data, (short) pointerCount(ref), nesting, this);
+    }
+
+    /** The view of struct {@code ref}, {@code depth} levels below the root (the root Message is depth 0). */
+    StructIn viewAtDepth(long ref, int depth) {
+        return view(ref, nestingLimit - 1 - depth);
+    }
+
+    SegmentReader firstSegment() {
+        return first;
+    }
+
+    /**
+     * The list of structs (inline composite) the pointer at word {@code at} of the first segment points to:
+     * its first element's word, its element count (up to 0xffff) and element size, packed as a struct
+     * reference whose word is the first element's and whose data and pointer counts are each element's,
+     * with the count in {@code count[0]}; 0 for a null pointer (an empty list), or NOT_SIMPLE.
+     */
+    long structList(int at, int[] count) {
+        count[0] = 0;
+        if (at < 0) return 0L;
+        long w = firstView.getLong(8 * at);
+        if (w == 0) return 0L;
+        if ((w & 3) != 1 || (w >>> 32 & 7) != 7) return NOT_SIMPLE;
+        long tagWord = at + 1L + ((int) w >> 2);
+        long words = w >>> 35;
+        if (tagWord < 0 || tagWord + 1 + words > firstBytes >>> 3) return NOT_SIMPLE;
+        long tag = firstView.getLong(8 * (int) tagWord);
+        if ((tag & 3) != 0) return NOT_SIMPLE;
+        int n = (int) tag >>> 2;
+        int data = (int) (tag >>> 32) & 0xffff;
+        int ptrs = (int) (tag >>> 48);
+        if (n > 0xffff || (long) n * (data + ptrs) > words) return NOT_SIMPLE;
+        checkReadLimit((int) words + 1);
+        count[0] = n;
+        return (tagWord + 1) | (long) data << 32 | (long) ptrs << 48;
+    }
+
+    /**
+     * The Text the pointer at word {@code at} of the first segment points to, decoded, if it is a list of
+     * bytes in that segment ending in its NUL; null (for the runtime's readers) for anything else.
+     */
+    String textInPlace(int at) {
+        long w = firstView.getLong(8 * at);
+        if ((w & 3) != 1 || (w >>> 32 & 7) != 2) return null;
+        long start = at + 1L + ((int) w >> 2);
+        long count = w >>> 35;
+        long words = (count + 7) / 8;
+        if (count == 0 || start < 0 || start + words > firstBytes >>> 3 || array[(int) (8 * start + count - 1)] != 0) return null;
+        checkReadLimit((int) words);
+        return Utf8.decode(array, (int) (8 * start), (int) count - 1);
+    }
+
+    /** Element {@code index} of a list from {@link #structList}. */
+    static long element(long list, int index) {
+        return list + (long) index * (dataWords(list) + pointerCount(list));
     }
 
     @Override

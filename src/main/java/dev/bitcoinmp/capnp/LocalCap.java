@@ -43,6 +43,10 @@ final class LocalCap extends Capability {
     public Capability dup() {
         // Without a hold, closing a handle does nothing: every handle can be this one.
         if (hold == null) return this;
+        synchronized (this) {
+            // The hold (a table entry) may serve another export by now.
+            if (closed) throw new IllegalStateException("dup of a released capability");
+        }
         hold.acquire();
         return new LocalCap(server, hold);
     }

@@ -50,7 +50,11 @@ final class Messages {
      * written (as a new one is), further segments dropped.
      */
     static void clear(BuilderArena message) {
-        while (message.segments.size() > 1) message.segments.remove(message.segments.size() - 1);
+        while (message.segments.size() > 1) {
+            ByteBuffer dropped = message.segments.remove(message.segments.size() - 1).buffer;
+            // Further segments are heap buffers (see MORE_SEGMENTS) but for long texts' (see TextSegments).
+            if (dropped.isDirect()) TextSegments.giveBack(dropped);
+        }
         SegmentBuilder first = message.getSegment(0);
         ByteBuffer buffer = first.buffer;
         // As SegmentBuilder.clear, in one fill rather than a write per word.
@@ -123,6 +127,16 @@ final class Messages {
     /** A builder view of the struct of the given size at word {@code at} of {@code segment}. */
     static StructOut view(SegmentBuilder segment, int at, int dataWords, int pointers) {
         return new StructOut(segment, at * 8, at + dataWords, dataWords * 64, (short) pointers);
+    }
+
+    /**
+     * As {@link #view}, for the parameters or results of a message that a connection reuses once written:
+     * long texts written through it get segments of their own (see {@link TextSegments}).
+     */
+    static StructOut reusedView(SegmentBuilder segment, int at, int dataWords, int pointers) {
+        StructOut view = view(segment, at, dataWords, pointers);
+        view.textSegments = true;
+        return view;
     }
 
     /**

@@ -27,8 +27,13 @@ public final class OutgoingCall {
     final BuilderArena message;
     private final SegmentBuilder segment;
     private final StructOut params;
-    /** Handles this call owns until it is sent ([0, capCount)); null entries stand for null capabilities. */
-    private Capability[] caps = NO_CAPS;
+    /**
+     * Handles this call owns until it is sent ([0, capCount)): the first two (a context's) in fields, more in
+     * an array; null entries stand for null capabilities.
+     */
+    private Capability cap0;
+    private Capability cap1;
+    private Capability[] moreCaps = NO_CAPS;
     private int capCount;
     private boolean sent;
 
@@ -47,7 +52,8 @@ public final class OutgoingCall {
         Messages.pointTo(segment, PAYLOAD + RpcSchema.PAYLOAD_WORDS, 0, PARAMS, dataWords, pointerCount);
         segment.buffer.putLong(8 * CALL + 8 * RpcSchema.CALL_IFACE_LONG, interfaceId);
         segment.buffer.putShort(8 * CALL + 2 * RpcSchema.CALL_METHOD_SHORT, (short) methodId);
-        params = Messages.view(segment, PARAMS, dataWords, pointerCount);
+        params = connection != null ? Messages.reusedView(segment, PARAMS, dataWords, pointerCount)
+                : Messages.view(segment, PARAMS, dataWords, pointerCount);
     }
 
     /** The parameter struct, to fill before sending (and not to touch after: the message is reused once sent). */
@@ -83,8 +89,16 @@ public final class OutgoingCall {
      * {@link StructOut#setCapIndex}. The caller keeps its own handle.
      */
     public int addCap(Capability cap) {
-        if (capCount == caps.length) caps = java.util.Arrays.copyOf(caps, Math.max(2, 2 * capCount));
-        caps[capCount] = cap == null ? null : cap.dup();
+        Capability handle = cap == null ? null : cap.dup();
+        int index = capCount;
+        if (index == 0) {
+            cap0 = handle;
+        } else if (index == 1) {
+            cap1 = handle;
+        } else {
+            if (moreCaps.length == index - 2) moreCaps = java.util.Arrays.copyOf(moreCaps, Math.max(2, 2 * (index - 2)));
+            moreCaps[index - 2] = handle;
+        }
         return capCount++;
     }
 
@@ -94,7 +108,7 @@ public final class OutgoingCall {
 
     /** The handle at {@code index} of the capability table (null for a null capability). */
     Capability cap(int index) {
-        return caps[index];
+        return index == 0 ? cap0 : index == 1 ? cap1 : moreCaps[index - 2];
     }
 
     /** Sends the call; its answer comes through the returned handle. */
@@ -106,9 +120,12 @@ public final class OutgoingCall {
 
     void closeCaps() {
         for (int i = 0; i < capCount; i++) {
-            if (caps[i] != null) caps[i].close();
-            caps[i] = null;
+            Capability cap = cap(i);
+            if (cap != null) cap.close();
         }
+        cap0 = null;
+        cap1 = null;
+        java.util.Arrays.fill(moreCaps, null);
         capCount = 0;
     }
 }

@@ -10,14 +10,18 @@ public final class PendingCall {
 
     final RpcConnection connection;   // null for a call to an object of this process
     volatile int questionId = -1;
-    // The exports the parameters' capability table names ([0, paramExportCount)): released if the Return
-    // says so. Guarded by the connection's lock.
-    int[] paramExports;
-    int paramExportCount;
-    // A Finish went out before the Return (the call was canceled): none goes out after it. Guarded as above.
+    // The exports the parameters' capability table names: released if the Return says so. The first two (a
+    // call with a context has one or two) in fields, more in an array. Guarded by the connection's lock.
+    private int paramExportCount;
+    private int paramExport0;
+    private int paramExport1;
+    private int[] moreParamExports;
+    // A Finish went out before the Return (the call was canceled): none goes out after it. Guarded by the
+    // connection's lock.
     boolean finishSent;
     private volatile boolean done;
-    private StructIn payload;     // content (the results) at pointer 0
+    private StructIn payload;     // content (the results) at pointer 0; null when only the results were read
+    private StructIn results;     // the content, once read (or as read with the envelope in place)
     private InMessage message;    // the Return the payload is in, released once the response is closed
     private boolean pipelined;    // capabilities were asked of the results: their message is never released
     private Capability[] caps = NO_CAPS;
@@ -31,6 +35,33 @@ public final class PendingCall {
         this.connection = connection;
     }
 
+    /** Notes an export the parameters name. Under the connection's lock. */
+    void addParamExport(int id) {
+        int n = paramExportCount++;
+        if (n == 0) {
+            paramExport0 = id;
+        } else if (n == 1) {
+            paramExport1 = id;
+        } else {
+            if (moreParamExports == null) moreParamExports = new int[4];
+            else if (moreParamExports.length == n - 2) moreParamExports = java.util.Arrays.copyOf(moreParamExports, 2 * (n - 2));
+            moreParamExports[n - 2] = id;
+        }
+    }
+
+    int paramExportCount() {
+        return paramExportCount;
+    }
+
+    int paramExport(int i) {
+        return i == 0 ? paramExport0 : i == 1 ? paramExport1 : moreParamExports[i - 2];
+    }
+
+    void clearParamExports() {
+        paramExportCount = 0;
+        moreParamExports = null;
+    }
+
     public boolean isDone() {
         return done;
     }
@@ -40,6 +71,14 @@ public final class PendingCall {
      * the call failed. The response owns the result capabilities; its results may be read until it is closed.
      */
     public Response await() {
+        return new Response(awaitResults(), caps, this);
+    }
+
+    /**
+     * As {@link #await()}, without a response object: the results, readable until {@link #closeResults()},
+     * which also closes the result capabilities (for a caller that takes none of them).
+     */
+    public StructIn awaitResults() {
         if (!done) {
             Waiter w = Waiter.current();
             waiter = w;
@@ -50,8 +89,27 @@ public final class PendingCall {
             if (error != null) throw new RpcException(error.type(), error.reason());
             if (taken) throw new IllegalStateException("response already taken");
             taken = true;
-            return new Response(payload.getStruct(0), caps, this);
+            return content();
         }
+    }
+
+    /** The results from {@link #awaitResults()} are read: as closing the response of {@link #await()}. */
+    public void closeResults() {
+        Capability[] owned;
+        synchronized (this) {
+            owned = caps;
+        }
+        for (int i = 0; i < owned.length; i++) {
+            if (owned[i] != null) owned[i].close();
+            owned[i] = null;
+        }
+        responseClosed();
+    }
+
+    /** The results (the payload's content). Under this object's lock. */
+    private StructIn content() {
+        if (results == null) results = payload.getStruct(0);
+        return results;
     }
 
     /** The response was closed: its results are read, and their message may be reused unless capabilities were asked of them. */
@@ -62,6 +120,7 @@ public final class PendingCall {
             done = message;
             message = null;
             payload = null;
+            results = null;
         }
         if (done != null) done.release();
     }
@@ -103,6 +162,7 @@ public final class PendingCall {
                     unused = message;
                     message = null;
                     payload = null;
+                    results = null;
                 }
             }
         }
@@ -127,9 +187,11 @@ public final class PendingCall {
     /** The result capability at {@code path} (a new handle), or a broken one if the call failed. */
     synchronized Capability resultCap(short[] path) {
         if (error != null) return new BrokenCap(error);
-        if (payload == null) return new BrokenCap(new RpcException(RpcException.Type.FAILED, "the results were released"));
+        if (payload == null && results == null) {
+            return new BrokenCap(new RpcException(RpcException.Type.FAILED, "the results were released"));
+        }
         try {
-            int index = walk(payload, path);
+            int index = payload != null ? walk(payload, path) : walkContent(results, path);
             if (index < 0 || index >= caps.length || caps[index] == null) {
                 return new BrokenCap(new RpcException(RpcException.Type.FAILED, "promised capability is null"));
             }
@@ -153,6 +215,18 @@ public final class PendingCall {
         return struct.getCapIndex(last);
     }
 
+    /** As {@link #walk}, from the content itself (a struct: an empty path names no capability). */
+    static int walkContent(StructIn content, short[] path) {
+        if (path.length == 0) throw new MalformedMessageException("the results are a struct, not a capability");
+        StructIn struct = content;
+        int last = path[0];
+        for (int i = 1; i < path.length; i++) {
+            struct = struct.getStruct(last);
+            last = path[i];
+        }
+        return struct.getCapIndex(last);
+    }
+
     /** Runs {@code action} once the answer is in (at once if it is). */
     void whenDone(Runnable action) {
         synchronized (this) {
@@ -167,22 +241,29 @@ public final class PendingCall {
 
     /** The call returned {@code payload}, in {@code message} (released when the results are done with; may be null). */
     void complete(StructIn payload, Capability[] caps, InMessage message) {
-        settle(payload, caps, null, message);
+        settle(payload, null, caps, null, message);
+    }
+
+    /** The call returned {@code results} (the payload's content, read in place), in {@code message}. */
+    void completeWithResults(StructIn results, Capability[] caps, InMessage message) {
+        settle(null, results, caps, null, message);
     }
 
     /** Takes over the outcome of {@code other} (a call that stood in for this one). */
     void adopt(PendingCall other) {
         Capability[] otherCaps;
         StructIn otherPayload;
+        StructIn otherResults;
         RpcException otherError;
         synchronized (other) {
             otherCaps = other.caps;
             otherPayload = other.payload;
+            otherResults = other.results;
             otherError = other.error;
             other.taken = true;
             other.pipelined = true;   // its message is now read through this call: never released
         }
-        settle(otherPayload, otherCaps, otherError, null);
+        settle(otherPayload, otherResults, otherCaps, otherError, null);
     }
 
     boolean hasWaiter() {
@@ -190,10 +271,10 @@ public final class PendingCall {
     }
 
     void fail(RpcException error) {
-        settle(null, NO_CAPS, error, null);
+        settle(null, null, NO_CAPS, error, null);
     }
 
-    private void settle(StructIn payload, Capability[] caps, RpcException error, InMessage message) {
+    private void settle(StructIn payload, StructIn results, Capability[] caps, RpcException error, InMessage message) {
         List<Runnable> actions;
         boolean closeCaps;
         synchronized (this) {
@@ -203,6 +284,7 @@ public final class PendingCall {
                 return;
             }
             this.payload = payload;
+            this.results = results;
             this.message = message;
             this.caps = caps;
             this.error = error;

@@ -397,11 +397,11 @@ public final class RpcConnection implements AutoCloseable {
         switch (tag) {
             case RpcSchema.BOOTSTRAP -> handleBootstrap(message.member());
             case RpcSchema.CALL -> {
-                handleCall(message.member(), message);
+                if (!message.inPlace() || !handleCallInPlace(message)) handleCall(message.member(), message);
                 return;
             }
             case RpcSchema.RETURN -> {
-                handleReturn(message.member(), message);
+                if (!message.inPlace() || !handleReturnInPlace(message)) handleReturn(message.member(), message);
                 return;
             }
             case RpcSchema.FINISH -> handleFinish(message.member());
@@ -449,6 +449,112 @@ public final class RpcConnection implements AutoCloseable {
         flushLater();
     }
 
+    private final int[] listCount = new int[1];   // reader thread only
+
+    /**
+     * The capability table at pointer 1 of {@code payload} read in place, if none of its descriptors names
+     * one of our answers (those are read with views, see {@link #answerRef}): as a list reference, its
+     * count in {@link #listCount}; else NOT_SIMPLE.
+     */
+    private long simpleCapTable(InMessage m, long payload) {
+        long table = m.structList(InMessage.pointer(payload, 1), listCount);
+        if (table == InMessage.NOT_SIMPLE) return table;
+        for (int i = 0; i < listCount[0]; i++) {
+            if (m.getShort(InMessage.element(table, i), 0) == RpcSchema.CAP_RECEIVER_ANSWER) return InMessage.NOT_SIMPLE;
+        }
+        return table;
+    }
+
+    /** The capabilities of a table from {@link #simpleCapTable} ({@code count} of them). Under the lock. */
+    private Capability[] readCapTable(InMessage m, long table, int count) {
+        if (count == 0) return NO_CAPS;
+        Capability[] caps = new Capability[count];
+        try {
+            for (int i = 0; i < count; i++) {
+                long descriptor = InMessage.element(table, i);
+                caps[i] = readCapDescriptor(m.getShort(descriptor, 0), m.getInt(descriptor, RpcSchema.CAPDESC_ID_INT), null);
+            }
+        } catch (RuntimeException e) {
+            for (Capability cap : caps) if (cap != null) cap.close();
+            throw e;
+        }
+        return caps;
+    }
+
+    /**
+     * A Call to an import whose envelope is read in place (see {@link InMessage#struct}), as {@link #handleCall}
+     * does it with views; false (nothing read or taken) when the message takes the views' way: a call on a
+     * promised answer, a descriptor naming an answer, an envelope not laid out in near pointers.
+     */
+    private boolean handleCallInPlace(InMessage m) {
+        long call = m.structField(m.rootStruct(), 0);
+        if (call == InMessage.NOT_SIMPLE || call == 0) return false;
+        long target = m.structField(call, RpcSchema.CALL_TARGET);
+        long payload = m.structField(call, RpcSchema.CALL_PARAMS);
+        if (target == InMessage.NOT_SIMPLE || payload == InMessage.NOT_SIMPLE || payload == 0) return false;
+        if (m.getShort(target, RpcSchema.TARGET_TAG_SHORT) != RpcSchema.TARGET_IMPORTED) return false;
+        long params = m.structField(payload, 0);
+        if (params == InMessage.NOT_SIMPLE || params == 0) return false;
+        long table = simpleCapTable(m, payload);
+        if (table == InMessage.NOT_SIMPLE) return false;
+        int capCount = listCount[0];
+        int id = m.getInt(call, 0);
+        long interfaceId = m.getLong(call, RpcSchema.CALL_IFACE_LONG);
+        int methodId = m.getShort(call, RpcSchema.CALL_METHOD_SHORT) & 0xffff;
+        short sendTo = m.getShort(call, RpcSchema.CALL_SEND_TO_SHORT);
+        StructIn paramsView = m.viewAtDepth(params, 3);
+        NetworkCall ready = null;
+        synchronized (lock) {
+            Answer answer = newAnswer(id, interfaceId, methodId, sendTo, m);
+            if (answer != null) {
+                Capability targetCap = importedTarget(m.getInt(target, 0));
+                Capability[] caps;
+                try {
+                    caps = readCapTable(m, table, capCount);
+                } catch (RuntimeException e) {
+                    targetCap.close();
+                    throw e;
+                }
+                ready = new NetworkCall(answer, interfaceId, methodId, paramsView, caps, targetCap, m);
+            }
+        }
+        if (ready != null) ready.deliver();
+        flushLater();
+        return true;
+    }
+
+    /**
+     * A Return with results whose envelope is read in place, as {@link #handleReturn} does it with views;
+     * false (nothing read or taken) for other kinds of Return and envelopes not laid out in near pointers.
+     */
+    private boolean handleReturnInPlace(InMessage m) {
+        long ret = m.structField(m.rootStruct(), 0);
+        if (ret == InMessage.NOT_SIMPLE || ret == 0 || m.getShort(ret, RpcSchema.RETURN_TAG_SHORT) != RpcSchema.RET_RESULTS) return false;
+        long payload = m.structField(ret, 0);
+        if (payload == InMessage.NOT_SIMPLE || payload == 0) return false;
+        long content = m.structField(payload, 0);   // a capability (the bootstrap's) takes the views' way
+        if (content == InMessage.NOT_SIMPLE || content == 0) return false;
+        long table = simpleCapTable(m, payload);
+        if (table == InMessage.NOT_SIMPLE) return false;
+        int capCount = listCount[0];
+        int id = m.getInt(ret, 0);
+        boolean releaseParamCaps = !m.getBool(ret, RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
+        StructIn results = m.viewAtDepth(content, 3);
+        PendingCall pending;
+        List<Runnable> later;
+        synchronized (lock) {
+            pending = returnedQuestion(id, releaseParamCaps);
+            pending.completeWithResults(results, readCapTable(m, table, capCount), m);
+            // Results are in and pipelined calls now go to the imported capabilities: the question is done.
+            if (!pending.finishSent) enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
+            questions.remove(id);
+            later = takeAfterUnlock();   // e.g. a forwarded call answered with these results
+        }
+        runAll(later);
+        if (!pending.hasWaiter()) flushLater();
+        return true;
+    }
+
     /** A Call, in {@code message}: the call it becomes releases the message once answered. */
     private void handleCall(StructIn call, InMessage message) {
         int id = call.getInt(0);
@@ -459,22 +565,32 @@ public final class RpcConnection implements AutoCloseable {
         StructIn payload = call.getStruct(RpcSchema.CALL_PARAMS);
         NetworkCall ready = null;
         synchronized (lock) {
-            if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
-            Answer answer = new Answer(id);
-            answers.put(id, answer);
-            if (sendTo == RpcSchema.SEND_TO_CALLER || sendTo == RpcSchema.SEND_TO_YOURSELF) {
-                // yourself: the peer forwarded to us a call we made (a tail call) and takes the results from
-                // this answer for that call (Return.takeFromOtherQuestion); they stay here.
-                answer.redirected = sendTo == RpcSchema.SEND_TO_YOURSELF;
-                ready = takeCall(answer, interfaceId, methodId, target, payload, message);
-            } else {
-                new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
-                        new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller or kept"));
-                message.release();
-            }
+            Answer answer = newAnswer(id, interfaceId, methodId, sendTo, message);
+            if (answer != null) ready = takeCall(answer, interfaceId, methodId, target, payload, message);
         }
         if (ready != null) ready.deliver();
         flushLater();
+    }
+
+    /**
+     * The answer to the call of question {@code id}, in the table (marked redirected for sendResultsTo.yourself);
+     * null when the call asks for its results to go to a third party (it is answered with an exception at once and {@code message} released). Under the lock.
+     */
+    private Answer newAnswer(int id, long interfaceId, int methodId, short sendTo, InMessage message) {
+        if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
+        Answer answer = new Answer(id);
+        answers.put(id, answer);
+        if (sendTo == RpcSchema.SEND_TO_CALLER) return answer;
+        if (sendTo == RpcSchema.SEND_TO_YOURSELF) {
+            // The peer forwarded to us a call we made (a tail call) and takes the results from this answer for
+            // that call (Return.takeFromOtherQuestion): they stay here.
+            answer.redirected = true;
+            return answer;
+        }
+        new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
+                new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller or kept"));
+        message.release();
+        return null;
     }
 
     /**
@@ -645,6 +761,11 @@ public final class RpcConnection implements AutoCloseable {
         export.releasedCalled = true;
         lingering.remove(export);
         export.server.released(export.owned);
+        // Gone from the tables, held by no open handle: kept for the next export.
+        if (!closed && exports.get(export.id) != export && spareExportCount < MAX_SPARE_ENTRIES) {
+            export.server = null;
+            spareExports[spareExportCount++] = export;
+        }
     }
 
     /** The export a message target names (a new handle), or a broken capability. Under the lock. */
@@ -685,8 +806,14 @@ public final class RpcConnection implements AutoCloseable {
 
     /** A capability the peer described; the new handle belongs to the caller. Under the lock. */
     private Capability readCapDescriptor(StructIn descriptor) {
-        short tag = descriptor.getShort(0);
-        int id = descriptor.getInt(RpcSchema.CAPDESC_ID_INT);
+        return readCapDescriptor(descriptor.getShort(0), descriptor.getInt(RpcSchema.CAPDESC_ID_INT), descriptor);
+    }
+
+    /**
+     * A capability the peer described by {@code tag} and {@code id}; {@code descriptor} is read only for a
+     * receiverAnswer (may be null for the other kinds). The new handle belongs to the caller. Under the lock.
+     */
+    private Capability readCapDescriptor(short tag, int id, StructIn descriptor) {
         switch (tag) {
             case RpcSchema.CAP_NONE:
                 return null;
@@ -694,7 +821,7 @@ public final class RpcConnection implements AutoCloseable {
             case RpcSchema.CAP_SENDER_PROMISE: {
                 ImportEntry entry = imports.get(id);
                 if (entry == null) {
-                    entry = new ImportEntry(id);
+                    entry = newImportEntry(id);
                     imports.put(id, entry);
                 }
                 entry.remoteRefs++;
@@ -722,6 +849,18 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * The question a Return answers, its parameters' exports released if the Return says so. Under the lock.
+     */
+    private PendingCall returnedQuestion(int id, boolean releaseParamCaps) {
+        PendingCall pending = questions.get(id);
+        if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
+        if (releaseParamCaps) {
+            for (int i = 0; i < pending.paramExportCount(); i++) releaseExport(pending.paramExport(i), 1);
+        }
+        return pending;
+    }
+
     /** A Return, in {@code message}: results go to the pending call, which releases the message once they are read. */
     private void handleReturn(StructIn ret, InMessage message) {
         int id = ret.getInt(0);
@@ -730,12 +869,8 @@ public final class RpcConnection implements AutoCloseable {
         PendingCall pending;
         List<Runnable> later;
         synchronized (lock) {
-            pending = questions.get(id);
-            if (pending == null) throw new MalformedMessageException("return for unknown question " + id);
+            pending = returnedQuestion(id, releaseParamCaps);
             boolean settled = true;
-            if (releaseParamCaps) {
-                for (int i = 0; i < pending.paramExportCount; i++) releaseExport(pending.paramExports[i], 1);
-            }
             switch (tag) {
                 case RpcSchema.RET_RESULTS -> {
                     StructIn payload = ret.getStruct(0);
@@ -1033,6 +1168,7 @@ public final class RpcConnection implements AutoCloseable {
             try {
                 writeCapTable(call, pending);
             } catch (RuntimeException e) {
+                pending.clearParamExports();
                 questions.remove(id);
                 call.closeCaps();
                 throw e;
@@ -1063,24 +1199,20 @@ public final class RpcConnection implements AutoCloseable {
     private void writeCapTable(OutgoingCall call, PendingCall pending) {
         int count = call.capCount();
         if (count == 0) return;
-        int[] exported = new int[count];
-        int n = 0;
         int element = Messages.structListRaw(call.message, OutgoingCall.CAP_TABLE_POINTER, count, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
         if (element >= 0) {
             SegmentBuilder segment = call.message.getSegment(0);
             for (int i = 0; i < count; i++) {
                 int export = writeCapDescriptor(segment, element + i * (RpcSchema.CAPDESC_WORDS + RpcSchema.CAPDESC_PTRS), call.cap(i), false);
-                if (export >= 0) exported[n++] = export;
+                if (export >= 0) pending.addParamExport(export);
             }
         } else {
             StructList.Builder<StructOut> table = call.payload().initList(CAP_LIST, 1, count);
             for (int i = 0; i < count; i++) {
                 int export = writeCapDescriptor(table.get(i), call.cap(i), false);
-                if (export >= 0) exported[n++] = export;
+                if (export >= 0) pending.addParamExport(export);
             }
         }
-        pending.paramExports = exported;
-        pending.paramExportCount = n;
     }
 
     /** Describes {@code cap} to the peer; returns the export id if it was exported. Under the lock. */
@@ -1101,6 +1233,7 @@ public final class RpcConnection implements AutoCloseable {
         } else if (cap instanceof BrokenCap broken) {
             return exportSenderHosted(segment, at, new BrokenServer(broken.error), owned);
         } else if (cap instanceof ImportCap imported && imported.connection() == this) {
+            if (imported.closed) throw new IllegalStateException("a released capability cannot be passed");
             writeDescriptor(segment, at, RpcSchema.CAP_RECEIVER_HOSTED, imported.entry.id);
             return -1;
         } else if (cap instanceof PromiseCap promise && promise.connection() == this) {
@@ -1126,7 +1259,7 @@ public final class RpcConnection implements AutoCloseable {
     private int exportSenderHosted(SegmentBuilder segment, int at, Server server, boolean owned) {
         ExportEntry export = exportsByServer.get(server);
         if (export == null) {
-            export = new ExportEntry(server);
+            export = newExportEntry(server);
             export.id = exports.add(export);
             exportsByServer.put(server, export);
         }
@@ -1366,7 +1499,7 @@ public final class RpcConnection implements AutoCloseable {
     }
 
     private static final class ImportEntry {
-        final int id;
+        int id;
         long remoteRefs;
         int localHandles;
 
@@ -1375,11 +1508,40 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
+    // Table entries that were let go, for reuse: every call with a context exports the caller's thread and
+    // imports it on the other side, and releases it once answered. Guarded by the lock. An entry is kept only
+    // once nothing can reach it but closed handles, which refuse any use.
+    private static final int MAX_SPARE_ENTRIES = 16;
+    private final ImportEntry[] spareImports = new ImportEntry[MAX_SPARE_ENTRIES];
+    private int spareImportCount;
+    private final ExportEntry[] spareExports = new ExportEntry[MAX_SPARE_ENTRIES];
+    private int spareExportCount;
+
+    /** A new import entry for {@code id}. Under the lock. */
+    private ImportEntry newImportEntry(int id) {
+        if (spareImportCount == 0) return new ImportEntry(id);
+        ImportEntry entry = spareImports[--spareImportCount];
+        spareImports[spareImportCount] = null;
+        entry.id = id;
+        entry.remoteRefs = 0;
+        entry.localHandles = 0;
+        return entry;
+    }
+
+    /** A new export entry for {@code server}. Under the lock. */
+    private ExportEntry newExportEntry(Server server) {
+        if (spareExportCount == 0) return new ExportEntry(server);
+        ExportEntry entry = spareExports[--spareExportCount];
+        spareExports[spareExportCount] = null;
+        entry.reset(server);
+        return entry;
+    }
+
     private long exportSequence;  // guarded by the lock
 
     private final class ExportEntry implements LocalCap.Hold {
-        final Server server;
-        final long sequence;
+        Server server;
+        long sequence;
         int id;
         long refs;
         int holds;
@@ -1402,8 +1564,17 @@ public final class RpcConnection implements AutoCloseable {
         }
 
         ExportEntry(Server server) {
+            reset(server);
+        }
+
+        void reset(Server server) {
             this.server = server;
             this.sequence = exportSequence++;
+            id = 0;
+            refs = 0;
+            holds = 0;
+            owned = false;
+            releasedCalled = false;
         }
     }
 
@@ -1479,6 +1650,8 @@ public final class RpcConnection implements AutoCloseable {
                 if (RpcConnection.this.closed || --entry.localHandles > 0) return;
                 if (imports.get(entry.id) == entry) imports.remove(entry.id);
                 enqueueSmall(RpcSchema.RELEASE, SmallMessage.release(entry.id, (int) entry.remoteRefs));
+                // No open handle is left (closed ones refuse any use): kept for the next import.
+                if (spareImportCount < MAX_SPARE_ENTRIES) spareImports[spareImportCount++] = entry;
             }
             flush();
         }
@@ -1801,7 +1974,7 @@ public final class RpcConnection implements AutoCloseable {
             returnArena = arena;
             payload = null;
             payloadWord = payloadAt;
-            results = Messages.view(segment, resultsAt, dataWords, pointerCount);
+            results = Messages.reusedView(segment, resultsAt, dataWords, pointerCount);
             return results;
         }
 

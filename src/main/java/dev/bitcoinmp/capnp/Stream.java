@@ -15,6 +15,15 @@ public interface Stream extends Closeable {
     /** Reads at least one byte into {@code dst} (which has room), blocking; -1 at end of stream. */
     int read(ByteBuffer dst) throws IOException;
 
+    /**
+     * Reads at least one byte into {@code array[offset, offset + length)} ({@code length > 0}), blocking;
+     * -1 at end of stream. What the frame reader uses: implementations read into the array without a buffer
+     * object per read where they can.
+     */
+    default int read(byte[] array, int offset, int length) throws IOException {
+        return read(ByteBuffer.wrap(array, offset, length));
+    }
+
     /** Writes every remaining byte of {@code srcs[0..count)}, in order, blocking until done. */
     void write(ByteBuffer[] srcs, int count) throws IOException;
 

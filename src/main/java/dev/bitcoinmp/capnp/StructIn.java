@@ -15,8 +15,17 @@ public final class StructIn extends StructReader {
 
     private static final long CAP_KIND = 3;
 
+    /** The message read, when this view was made from it in place (see {@link InMessage#view}); else null. */
+    private final InMessage message;
+
     StructIn(SegmentReader segment, int data, int pointers, int dataSize, short pointerCount, int nestingLimit) {
+        this(segment, data, pointers, dataSize, pointerCount, nestingLimit, null);
+    }
+
+    StructIn(SegmentReader segment, int data, int pointers, int dataSize, short pointerCount, int nestingLimit,
+             InMessage message) {
         super(segment, data, pointers, dataSize, pointerCount, nestingLimit);
+        this.message = message;
     }
 
     public boolean getBool(int bit) { return _getBooleanField(bit); }
@@ -31,6 +40,10 @@ public final class StructIn extends StructReader {
 
     public String getText(int index) {
         if (_pointerFieldIsNull(index)) return "";
+        if (message != null && segment == message.firstSegment()) {
+            String text = message.textInPlace(pointers + index);
+            if (text != null) return text;
+        }
         Text.Reader text = _getPointerField(Text.factory, index, null, 0, 0);
         return Utf8.decode(text.buffer, text.offset, text.size);
     }
@@ -51,6 +64,11 @@ public final class StructIn extends StructReader {
 
     /** The struct at pointer {@code index}; an empty struct (all defaults) when the pointer is null. */
     public StructIn getStruct(int index) {
+        // A near pointer within the first segment of a message read here is followed in place.
+        if (message != null && segment == message.firstSegment() && nestingLimit > 0 && index < pointerCount) {
+            long ref = message.struct(pointers + index);
+            if (ref != InMessage.NOT_SIMPLE && ref != 0) return message.view(ref, nestingLimit - 1);
+        }
         return _getPointerField(AnyStruct.READER, index);
     }
 
@@ -87,6 +105,9 @@ public final class StructIn extends StructReader {
     AnyPointer.Reader anyPointer(int index) {
         return _getPointerField(AnyPointer.factory, index);
     }
+
+    /** How many more levels of structs and lists below this one may be read. */
+    int nesting() { return nestingLimit; }
 
     public int dataBits() { return dataSize; }
     public int pointerCount() { return pointerCount; }

@@ -13,8 +13,22 @@ import org.capnproto.TextList;
 /** A struct being built, with field access by offset; see {@link StructIn}. */
 public final class StructOut extends StructBuilder {
 
+    /** Long texts go into segments of their own (see {@link TextSegments}): set for messages a connection reuses. */
+    boolean textSegments;
+
     StructOut(SegmentBuilder segment, int data, int pointers, int dataSize, short pointerCount) {
         super(segment, data, pointers, dataSize, pointerCount);
+    }
+
+    /**
+     * What a Text value needs in the message beyond its pointer, in bytes, as a size hint for the message's
+     * first segment: nothing for a text long enough for a segment of its own (see {@link TextSegments}).
+     */
+    public static int textSizeHint(String value) {
+        if (value == null || value.length() >= TextSegments.MIN_CHARS) return 0;
+        // Exact for ASCII (with the NUL, to a whole word); longer UTF-8 text spills into a second segment
+        // rather than over-allocating.
+        return (value.length() + 8) & ~7;
     }
 
     public void setBool(int bit, boolean value) { _setBooleanField(bit, value); }
@@ -36,6 +50,10 @@ public final class StructOut extends StructBuilder {
             Utf8.putAscii(value, text.buffer, text.offset);
             return;
         }
+        if (textSegments && value.length() >= TextSegments.MIN_CHARS && index < pointerCount
+                && segment.get(pointers + index) == 0 && TextSegments.put((SegmentBuilder) segment, pointers + index, value)) {
+            return;
+        }
         if (!Utf8.isShort(value)) {
             Text.Builder text = _initPointerField(Text.factory, index, value.length());
             if (Utf8.tryPutAscii(value, text.buffer, text.offset)) return;
@@ -53,7 +71,9 @@ public final class StructOut extends StructBuilder {
     }
 
     public StructOut initStruct(int index, int dataWords, int pointerCount) {
-        return _initPointerField(AnyStruct.builderOf(dataWords, pointerCount), index, 0);
+        StructOut struct = _initPointerField(AnyStruct.builderOf(dataWords, pointerCount), index, 0);
+        struct.textSegments = textSegments;
+        return struct;
     }
 
     public <T> T initList(org.capnproto.FromPointerBuilder<T> factory, int index, int size) {

@@ -20,6 +20,10 @@ final class Utf8 {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
+    static String decode(byte[] array, int offset, int size) {
+        return new String(array, offset, size, StandardCharsets.UTF_8);
+    }
+
     static byte[] encode(String value) {
         return value.getBytes(StandardCharsets.UTF_8);
     }

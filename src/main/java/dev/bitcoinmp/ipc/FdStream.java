@@ -1,6 +1,7 @@
 package dev.bitcoinmp.ipc;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.bitcoinmp.capnp.Stream;
@@ -30,6 +31,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class FdStream implements Stream {
     private static final int READ_BUFFER_SIZE = 64 * 1024;
     private static final int INITIAL_WRITE_BUFFER_SIZE = 4 * 1024;
+    /**
+     * Reads into an array at least this long first take what has arrived straight into the array (see
+     * {@link #read(byte[], int, int)}); shorter ones, which usually wait for data, go through the native buffer.
+     */
+    private static final int DIRECT_READ_MIN = 8 * 1024;
+    /** The most one read straight into an array takes (the JVM holds a GC back while it copies). */
+    private static final int DIRECT_READ_MAX = 1 << 20;
     private static final int CLOSED = 1 << 31;
 
     private final int fd;
@@ -44,6 +52,7 @@ public final class FdStream implements Stream {
     private final FileInputStream jdkIn;
     private final FileOutputStream jdkOut;
     private byte[] jdkBuffer;
+    private byte[] jdkReadBuffer;
 
     /** Takes ownership of {@code fd}, an open, connected stream socket. */
     public FdStream(int fd) {
@@ -155,14 +164,47 @@ public final class FdStream implements Stream {
         }
     }
 
+    /**
+     * Reads into {@code array[offset, offset + length)} without a buffer object: a long read first takes
+     * what has already arrived straight into the array (a non-blocking recv(2) that writes to the Java heap),
+     * and only waits, through the native buffer, when nothing has; a short one waits in read(2) into the
+     * native buffer and copies from there.
+     */
+    @Override
+    public int read(byte[] array, int offset, int length) throws IOException {
+        java.util.Objects.checkFromIndexSize(offset, length, array.length);
+        if (length == 0) return 0;
+        if (!acquire()) return -1;
+        try {
+            long n;
+            if (jdkIn != null) {
+                n = Math.max(jdkIn.read(array, offset, length), 0);
+            } else {
+                n = -1;
+                if (length >= DIRECT_READ_MIN) {
+                    n = Posix.recvNow(fd, MemorySegment.ofArray(array).asSlice(offset, Math.min(length, DIRECT_READ_MAX)),
+                            Math.min(length, DIRECT_READ_MAX));
+                }
+                if (n < 0) {
+                    n = Posix.read(fd, readBuffer, Math.min(length, READ_BUFFER_SIZE));
+                    MemorySegment.copy(readBuffer, JAVA_BYTE, 0, array, offset, (int) n);
+                }
+            }
+            return n == 0 ? -1 : (int) n;
+        } finally {
+            release();
+        }
+    }
+
     private long readJdk(ByteBuffer dst, int want) throws IOException {
         int n;
         if (dst.hasArray()) {
             n = jdkIn.read(dst.array(), dst.arrayOffset() + dst.position(), want);
         } else {
-            byte[] tmp = new byte[Math.min(want, READ_BUFFER_SIZE)];
-            n = jdkIn.read(tmp, 0, tmp.length);
-            if (n > 0) dst.put(dst.position(), tmp, 0, n);
+            // Only the reading thread reads: its staging array is its own (writes use jdkBuffer).
+            if (jdkReadBuffer == null) jdkReadBuffer = new byte[READ_BUFFER_SIZE];
+            n = jdkIn.read(jdkReadBuffer, 0, Math.min(want, READ_BUFFER_SIZE));
+            if (n > 0) dst.put(dst.position(), jdkReadBuffer, 0, n);
         }
         return Math.max(n, 0);
     }

@@ -34,6 +34,8 @@ final class Posix {
     static final int SIGKILL = 9;
     static final int SIGTERM = 15;
     static final int EINTR = 4;
+    static final int EAGAIN = 11;
+    static final int MSG_DONTWAIT = 0x40;
     static final int ECHILD = 10;
     /** Most iovecs one writev takes (Linux UIO_MAXIOV). */
     static final int IOV_MAX = 1024;
@@ -67,6 +69,15 @@ final class Posix {
         static final MethodHandle WRITEV = errnoCall("writev", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT);
         static final MethodHandle SHUTDOWN = errnoCall("shutdown", JAVA_INT, JAVA_INT, JAVA_INT);
         static final MethodHandle CLOSE = errnoCall("close", JAVA_INT, JAVA_INT);
+    }
+
+    /**
+     * recv(2) without waiting, as a critical call that may write straight into a Java array: the JVM does not
+     * reach a safepoint while it runs, which is harmless only because it never blocks (MSG_DONTWAIT).
+     */
+    private static final class CriticalIo {
+        static final MethodHandle RECV_NOW = downcall("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT),
+                CAPTURE_ERRNO, Linker.Option.critical(true));
     }
 
     /** Handles for descriptor flags. */
@@ -164,6 +175,27 @@ final class Posix {
             }
             if (n >= 0) return n;
             if (errno(capture) != EINTR) throw error("read", capture);
+        }
+    }
+
+    /**
+     * Receives what is already there, up to {@code len} bytes, into {@code buf} (which may be a Java array's
+     * segment: no copy through native memory) without waiting: the count, 0 at end of stream, or -1 when
+     * nothing has arrived yet. Keep {@code len} moderate: the JVM waits for the copy to end before a GC.
+     */
+    static long recvNow(int fd, MemorySegment buf, long len) throws IOException {
+        MemorySegment capture = CAPTURE.get();
+        while (true) {
+            long n;
+            try {
+                n = (long) CriticalIo.RECV_NOW.invokeExact(capture, fd, buf, len, MSG_DONTWAIT);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (n >= 0) return n;
+            int errno = errno(capture);
+            if (errno == EAGAIN) return -1;
+            if (errno != EINTR) throw error("recv", capture);
         }
     }
 

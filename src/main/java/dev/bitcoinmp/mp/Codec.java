@@ -178,9 +178,7 @@ abstract class Codec {
 
         @Override
         int sizeHint(Object v) {
-            // Exact for ASCII (with the NUL, to a whole word); longer UTF-8 text spills into a second
-            // segment rather than over-allocating.
-            return v == null ? 0 : (((String) v).length() + 8) & ~7;
+            return StructOut.textSizeHint((String) v);
         }
     }
 

@@ -5,6 +5,7 @@ import dev.bitcoinmp.capnp.OutgoingCall;
 import dev.bitcoinmp.capnp.PendingCall;
 import dev.bitcoinmp.capnp.Response;
 import dev.bitcoinmp.capnp.RpcException;
+import dev.bitcoinmp.capnp.StructIn;
 import dev.bitcoinmp.capnp.StructOut;
 import dev.bitcoinmp.capnp.Waiter;
 import java.lang.reflect.InvocationHandler;
@@ -97,9 +98,17 @@ final class ProxyHandler implements InvocationHandler {
             pending.release();
             return Proxies.objectOf(promised, result.type, connection);
         }
+        if (caps == null) {
+            // Results without capabilities: read without a response object.
+            StructIn results = pending.awaitResults();
+            try {
+                return m.result == null ? null : m.result.read(results, Codec.NO_CAPS);
+            } finally {
+                pending.closeResults();
+            }
+        }
         try (Response response = pending.await()) {
             if (m.result == null) return null;
-            if (caps == null) return m.result.read(response.results(), Codec.NO_CAPS);
             caps.response = response;
             return m.result.read(response.results(), caps);
         }

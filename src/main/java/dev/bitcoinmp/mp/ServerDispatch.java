@@ -87,13 +87,21 @@ final class ServerDispatch implements Server {
 
     /**
      * One call on its way to the implementation, in one object: the task run on the call's thread, the
-     * capabilities its parameters and results take and add, and that thread's context while it runs.
+     * capabilities its parameters and results take and add, that thread's context while it runs, and what
+     * interrupts the thread if the caller gives up on the call meanwhile.
+     *
+     * <p>{@link #run()} is both: run first, by the call's thread, it is the task; run again (by whoever sees
+     * the call canceled, see {@link IncomingCall#onCancel}), it interrupts that thread if the call is still
+     * running, and does nothing once it is over.
      */
     private final class Invocation extends CallContext implements Runnable, Codec.Caps {
         private final IncomingCall call;
         private final MethodSchema m;
         private final MpConnection connection;
         private final Capability callback;   // the call's (a parameter): valid until it is answered
+        private static final int POSTED = 0, RUNNING = 1, OVER = 2;
+        private int state = POSTED;           // guarded by this
+        private Thread worker;                // guarded by this
 
         Invocation(IncomingCall call, MethodSchema m, MpConnection connection, Capability callback) {
             this.call = call;
@@ -104,7 +112,15 @@ final class ServerDispatch implements Server {
 
         @Override
         public void run() {
-            Thread worker = Thread.currentThread();
+            synchronized (this) {
+                if (state != POSTED) {
+                    // The cancel action: an interrupt aimed at this call only.
+                    if (state == RUNNING) worker.interrupt();
+                    return;
+                }
+                state = RUNNING;
+                worker = Thread.currentThread();
+            }
             CallContext previous = CallContext.enter(this);
             try {
                 if (call.isCanceled()) throw new RpcException(RpcException.Type.FAILED, "call canceled");
@@ -118,12 +134,11 @@ final class ServerDispatch implements Server {
                     for (int i = 0; i < args.length; i++) args[i] = m.params.get(i).read(params, this);
                 }
                 Object result;
-                CancelHook hook = new CancelHook(worker);
-                call.onCancel(hook);
+                call.onCancel(this);
                 try {
                     result = m.oneParam ? m.invoke(impl, arg) : m.invoke(impl, args);
                 } finally {
-                    hook.done();
+                    over();
                 }
                 if (m.destroy) destroyed = true;
                 StructOut results = call.initResults(m.resultWords, m.resultPointers, m.result == null ? 0 : m.result.sizeHint(result));
@@ -136,6 +151,12 @@ final class ServerDispatch implements Server {
             } finally {
                 CallContext.leave(previous);
             }
+        }
+
+        /** The implementation returned: a cancel comes too late to interrupt it. */
+        private synchronized void over() {
+            state = OVER;
+            Thread.interrupted();  // an interrupt aimed at this call must not hit the next one
         }
 
         @Override
@@ -157,26 +178,6 @@ final class ServerDispatch implements Server {
         public Capability take(int index) {
             Capability cap = call.paramCap(index);
             return cap == null ? null : cap.dup();
-        }
-    }
-
-    /** Interrupts the thread running a call that its caller gave up on; harmless once the call is over. */
-    private static final class CancelHook implements Runnable {
-        private final Thread worker;
-        private boolean done;
-
-        CancelHook(Thread worker) {
-            this.worker = worker;
-        }
-
-        @Override
-        public synchronized void run() {
-            if (!done) worker.interrupt();
-        }
-
-        synchronized void done() {
-            done = true;
-            Thread.interrupted();  // an interrupt aimed at this call must not hit the next one
         }
     }
 

@@ -130,6 +130,53 @@ class FdStreamTest {
         }
     }
 
+    /**
+     * Reads into arrays (what the frame reader does): a long read takes what has arrived straight into the
+     * array and waits only when nothing has, a short one waits through the native buffer; each lands at its
+     * offset and nowhere else, and the end of the stream is -1. The writer sends in pieces with pauses, so
+     * that reads find the socket now full, now empty.
+     */
+    @Test
+    void megabyteIntoArraysAtOffsets() throws Exception {
+        arraysAtOffsets(FdStream.socketPair());
+        arraysAtOffsets(inheritedPair());
+    }
+
+    private static void arraysAtOffsets(FdStream[] pair) throws Exception {
+        byte[] data = randomBytes(1 << 20, 3);
+        try (FdStream a = pair[0]; FdStream b = pair[1]) {
+            assertTimeoutPreemptively(BOUND, () -> {
+                Future<Void> writer = async(() -> {
+                    for (int off = 0, step = 1; off < data.length; off += step, step = Math.min(2 * step + 1, 200_000)) {
+                        int len = Math.min(step, data.length - off);
+                        a.write(new ByteBuffer[] {ByteBuffer.wrap(data, off, len)}, 1);
+                        if (step < 5000) Thread.sleep(1);
+                    }
+                    a.close();
+                    return null;
+                });
+                byte[] into = new byte[data.length + 20];
+                java.util.Arrays.fill(into, (byte) 0x5a);
+                int at = 10;
+                int chunk = 3;
+                while (at < 10 + data.length) {
+                    int n = b.read(into, at, Math.min(chunk, 10 + data.length - at));
+                    assertTrue(n > 0, "read " + n + " at " + at);
+                    at += n;
+                    chunk = chunk > 300_000 ? 3 : chunk * 5;  // short and long reads, in turn
+                }
+                writer.get();
+                assertEquals(-1, b.read(into, 0, 8), "end of stream");
+                assertArrayEquals(data, java.util.Arrays.copyOfRange(into, 10, 10 + data.length));
+                for (int i = 0; i < 10; i++) assertEquals((byte) 0x5a, into[i]);
+                for (int i = 10 + data.length; i < into.length; i++) assertEquals((byte) 0x5a, into[i]);
+                assertThrows(IndexOutOfBoundsException.class, () -> b.read(into, into.length - 4, 8));
+            });
+            b.close();
+            assertEquals(-1, b.read(new byte[16], 0, 16), "a closed stream reads nothing");
+        }
+    }
+
     @Test
     void closeFromAnotherThreadWakesABlockedRead() throws Exception {
         FdStream[] pair = FdStream.socketPair();
