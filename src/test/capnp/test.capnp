@@ -39,3 +39,10 @@ struct Mixed @0xa1a84f93e645507e {
   blob @8 :Data;
   fraction @9 :Float32;
 }
+
+# Returns the printer it is given. Calls its caller pipelines on the result before the answer is back
+# come back to the caller (they are reflected), later ones go to the caller's printer directly once the
+# embargo on the promise is lifted: RpcConnection's forwarding and Disembargo paths.
+interface Mirror @0xa4c70aaa480d05a9 {
+  reflect @0 (printer :Printer) -> (result :Printer);
+}

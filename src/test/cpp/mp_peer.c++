@@ -9,10 +9,12 @@
 // Usage:
 //   mp_peer serve-fd <fd>                serve a TestInit on an inherited connected socket
 //   mp_peer serve-unix <path>            listen on a unix socket, serve each connection
+//   mp_peer serve-mirror-fd <fd>         serve a Mirror (test.capnp) on an inherited connected socket
 //   mp_peer client-fd <fd> <scenario>    run a client scenario on an inherited socket
 //   mp_peer client-unix <path> <scenario>
 //   mp_peer bench <iterations> <size> <inflight>
-// Scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc.
+// Scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc (against a TestInit),
+// reflect, reflect-cancel (against a Mirror).
 // The served TestInit extends Core's Init, and the scenarios that use only Init's methods (echo, rpc) also
 // run against a bitcoin-node's -ipcbind socket.
 //
@@ -369,12 +371,29 @@ class ServerInit final : public TestInit::Server {
   kj::Own<Session> session;
 };
 
-// One served connection: its stream, network, RPC system and bootstrap TestInit.
+// Mirror: returns the printer it is given. Calls the client pipelines on the result before the answer
+// is back come to this side, and the reference implementation sends them back to the client (as tail
+// calls: sendResultsTo.yourself, then Return.takeFromOtherQuestion).
+class ServerMirror final : public Mirror::Server {
+ protected:
+  kj::Promise<void> reflect(ReflectContext context) override {
+    emit("reflect");
+    context.getResults().setResult(context.getParams().getPrinter());
+    return kj::READY_NOW;
+  }
+};
+
+// One served connection: its stream, network, RPC system and bootstrap (a TestInit unless given).
 struct ServedConnection {
-  ServedConnection(kj::Timer& timer, kj::Own<kj::AsyncIoStream> streamParam)
+  ServedConnection(kj::Timer& timer, kj::Own<kj::AsyncIoStream> streamParam,
+                   kj::Maybe<capnp::Capability::Client> bootstrap = nullptr)
       : timer(timer), stream(kj::mv(streamParam)), network(*stream, Side::SERVER) {
-    rpc = kj::heap<capnp::RpcSystem<VatId>>(capnp::makeRpcServer(
-        network, kj::heap<ServerInit>(kj::refcounted<Session>(timer))));
+    KJ_IF_MAYBE(b, bootstrap) {
+      rpc = kj::heap<capnp::RpcSystem<VatId>>(capnp::makeRpcServer(network, kj::mv(*b)));
+    } else {
+      rpc = kj::heap<capnp::RpcSystem<VatId>>(capnp::makeRpcServer(
+          network, kj::heap<ServerInit>(kj::refcounted<Session>(timer))));
+    }
   }
 
   // Resolves once the peer has gone and everything it held has been released.
@@ -404,6 +423,15 @@ int serveFd(int fd) {
   auto io = kj::setupAsyncIo();
   auto stream = io.lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
   ServedConnection connection(io.provider->getTimer(), kj::mv(stream));
+  connection.run().wait(io.waitScope);
+  return 0;
+}
+
+int serveMirrorFd(int fd) {
+  auto io = kj::setupAsyncIo();
+  auto stream = io.lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+  ServedConnection connection(io.provider->getTimer(), kj::mv(stream),
+                              capnp::Capability::Client(kj::heap<ServerMirror>()));
   connection.run().wait(io.waitScope);
   return 0;
 }
@@ -488,6 +516,53 @@ class ClientPrinter final : public Printer::Server {
   Thread::Server* callbackThread;
 };
 
+// The printer of the reflect scenarios: prints every text it gets, in the order the calls arrive.
+// "sleep:<ms>" answers after that long, unless the call is canceled first ("print canceled").
+class OrderPrinter final : public Printer::Server {
+ public:
+  OrderPrinter(kj::Timer& timer, kj::Own<kj::PromiseFulfiller<void>> sleeping,
+               kj::Own<kj::PromiseFulfiller<void>> canceled, kj::Own<kj::PromiseFulfiller<void>> released)
+      : timer(timer), sleeping(kj::mv(sleeping)), canceled(kj::mv(canceled)), released(kj::mv(released)) {}
+  ~OrderPrinter() noexcept(false) {
+    emit("released printer");
+    released->fulfill();
+  }
+
+ protected:
+  kj::Promise<void> print(PrintContext context) override {
+    kj::String text = kj::heapString(context.getParams().getText());
+    emit("print ", text);
+    if (!text.startsWith("sleep:")) return kj::READY_NOW;
+    long long ms = parseInteger(text.slice(strlen("sleep:")), "sleep milliseconds");
+    context.allowCancellation();
+    sleeping->fulfill();
+    auto guard = kj::heap<CancelGuard>(*canceled);
+    auto& ref = *guard;
+    return timer.afterDelay(ms * kj::MILLISECONDS).then([&ref]() {
+      ref.finished = true;
+      emit("print woke");
+    }).attach(kj::mv(guard));
+  }
+
+ private:
+  // Notes a sleep that ended without waking: its call was canceled.
+  struct CancelGuard {
+    explicit CancelGuard(kj::PromiseFulfiller<void>& canceled) : canceled(canceled) {}
+    ~CancelGuard() noexcept(false) {
+      if (finished) return;
+      emit("print canceled");
+      canceled.fulfill();
+    }
+    kj::PromiseFulfiller<void>& canceled;
+    bool finished = false;
+  };
+
+  kj::Timer& timer;
+  kj::Own<kj::PromiseFulfiller<void>> sleeping;
+  kj::Own<kj::PromiseFulfiller<void>> canceled;
+  kj::Own<kj::PromiseFulfiller<void>> released;
+};
+
 class Client {
  public:
   Client(kj::AsyncIoContext& io, kj::Own<kj::AsyncIoStream> streamParam)
@@ -518,6 +593,10 @@ class Client {
       status = badThreadScenario();
     } else if (scenario == "rpc") {
       status = rpcScenario();
+    } else if (scenario == "reflect") {
+      status = reflectScenario();
+    } else if (scenario == "reflect-cancel") {
+      status = reflectCancelScenario();
     } else {
       fail(kj::str("unknown scenario '", scenario, "'"));
     }
@@ -744,6 +823,89 @@ class Client {
     return 0;
   }
 
+  kj::Promise<void> print(Printer::Client& printer, kj::StringPtr text) {
+    auto request = printer.printRequest();
+    request.setText(text);
+    return request.send().ignoreResult();
+  }
+
+  // What the reflect scenarios wait for: the printer starting a sleep, seeing it canceled, being released.
+  struct PrinterEvents {
+    kj::PromiseFulfillerPair<void> sleeping = kj::newPromiseAndFulfiller<void>();
+    kj::PromiseFulfillerPair<void> canceled = kj::newPromiseAndFulfiller<void>();
+    kj::PromiseFulfillerPair<void> released = kj::newPromiseAndFulfiller<void>();
+  };
+
+  Printer::Client newOrderPrinter(PrinterEvents& events) {
+    return kj::heap<OrderPrinter>(io.provider->getTimer(), kj::mv(events.sleeping.fulfiller),
+                                  kj::mv(events.canceled.fulfiller), kj::mv(events.released.fulfiller));
+  }
+
+  void waitFor(kj::Promise<void>&& promise) {
+    io.provider->getTimer().timeoutAfter(10 * kj::SECONDS, kj::mv(promise)).wait(waitScope);
+  }
+
+  // Once everything is dropped: the server released our printer ("released printer") and everything
+  // else ("released", printed once the Release reached us), and we stay connected until it closes, so
+  // that it can check its tables with the connection still up.
+  int endReflectScenario(PrinterEvents& events) {
+    waitFor(kj::mv(events.released.promise));
+    emit("released");
+    waitFor(network.onDisconnect());
+    return 0;
+  }
+
+  // Mirror.reflect(our printer), three prints pipelined on its result before the answer is back (they
+  // go to the server, which sends them back to us), then three more once the result resolved to our
+  // own printer (held by the embargo until the Disembargo came back). The printer prints all six in order.
+  int reflectScenario() {
+    PrinterEvents events;
+    {
+      auto mirror = bootstrapAs<Mirror>();
+      auto request = mirror.reflectRequest();
+      request.setPrinter(newOrderPrinter(events));
+      auto reflected = request.send();
+      Printer::Client result = reflected.getResult();
+      kj::Vector<kj::Promise<void>> calls;
+      for (int i = 1; i <= 3; ++i) calls.add(print(result, kj::str("before ", i)));
+      reflected.wait(waitScope);
+      result.whenResolved().wait(waitScope);
+      emit("resolved");
+      for (int i = 1; i <= 3; ++i) calls.add(print(result, kj::str("after ", i)));
+      kj::joinPromises(calls.releaseAsArray()).wait(waitScope);
+      emit("done");
+    }
+    return endReflectScenario(events);
+  }
+
+  // A sleeping print pipelined on Mirror.reflect's result, so sent back to us by the server, then
+  // dropped: the server must cancel the call it sent back (our printer sees it canceled).
+  int reflectCancelScenario() {
+    PrinterEvents events;
+    {
+      auto mirror = bootstrapAs<Mirror>();
+      auto request = mirror.reflectRequest();
+      request.setPrinter(newOrderPrinter(events));
+      auto reflected = request.send();
+      Printer::Client result = reflected.getResult();
+      kj::Maybe<kj::Promise<void>> call = print(result, "sleep:20000");
+      waitFor(kj::mv(events.sleeping.promise));
+      emit("canceling");
+      call = nullptr;  // the Finish goes out
+      waitFor(kj::mv(events.canceled.promise));
+      emit("done");
+    }
+    return endReflectScenario(events);
+  }
+
+  template <typename T>
+  typename T::Client bootstrapAs() {
+    capnp::MallocMessageBuilder message;
+    auto vatId = message.initRoot<VatId>();
+    vatId.setSide(Side::SERVER);
+    return rpc.bootstrap(vatId).castAs<T>();
+  }
+
   // makeEcho naming a thread that is not one of the server's (the client's own callback thread):
   // the server must refuse it. Then the same call with the server's thread works.
   int badThreadScenario() {
@@ -932,16 +1094,19 @@ int usage() {
   std::fprintf(stderr,
                "usage: mp_peer serve-fd <fd>\n"
                "       mp_peer serve-unix <path>\n"
+               "       mp_peer serve-mirror-fd <fd>\n"
                "       mp_peer client-fd <fd> <scenario>\n"
                "       mp_peer client-unix <path> <scenario>\n"
                "       mp_peer bench <iterations> <size> <inflight>\n"
-               "scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc\n");
+               "scenarios: echo, callback, exception, disconnect, destroyed-call, bad-thread, rpc, reflect,\n"
+               "           reflect-cancel\n");
   return 2;
 }
 
 bool isScenario(kj::StringPtr name) {
   for (kj::StringPtr known :
-       {"echo", "callback", "exception", "disconnect", "destroyed-call", "bad-thread", "rpc"}) {
+       {"echo", "callback", "exception", "disconnect", "destroyed-call", "bad-thread", "rpc", "reflect",
+        "reflect-cancel"}) {
     if (name == known) return true;
   }
   return false;
@@ -956,6 +1121,7 @@ int run(int argc, char** argv) {
   }
   if (mode == "serve-fd" && argc == 3) return serveFd(parseFd(argv[2]));
   if (mode == "serve-unix" && argc == 3) return serveUnix(argv[2]);
+  if (mode == "serve-mirror-fd" && argc == 3) return serveMirrorFd(parseFd(argv[2]));
   if (mode == "client-fd" && argc == 4) return clientFd(parseFd(argv[2]), argv[3]);
   if (mode == "client-unix" && argc == 4) return clientUnix(argv[2], argv[3]);
   if (mode == "bench" && argc == 5) {

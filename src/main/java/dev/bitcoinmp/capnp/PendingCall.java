@@ -16,6 +16,9 @@ public final class PendingCall {
     private int paramExport0;
     private int paramExport1;
     private int[] moreParamExports;
+    // A Finish went out before the Return (the call was canceled): none goes out after it. Guarded by the
+    // connection's lock.
+    boolean finishSent;
     private volatile boolean done;
     private StructIn payload;     // content (the results) at pointer 0; null when only the results were read
     private StructIn results;     // the content, once read (or as read with the envelope in place)
@@ -165,6 +168,20 @@ public final class PendingCall {
         }
         if (toClose != null) for (Capability cap : toClose) if (cap != null) cap.close();
         if (unused != null) unused.release();
+    }
+
+    /**
+     * The caller gives up on the call: the peer gets a Finish now (and may cancel it), and the result
+     * capabilities are released if they still come. A call whose results something was pipelined on is only
+     * released (its question stays until the answer is in, as those calls name it).
+     */
+    public void cancel() {
+        boolean finish;
+        synchronized (this) {
+            finish = !pipelined && !done;
+        }
+        if (finish && connection != null) connection.cancelQuestion(this);
+        release();
     }
 
     /** The result capability at {@code path} (a new handle), or a broken one if the call failed. */

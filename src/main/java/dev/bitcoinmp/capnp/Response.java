@@ -30,6 +30,11 @@ public final class Response implements AutoCloseable {
         return cap;
     }
 
+    /** The size of the result's capability table. */
+    int capCount() {
+        return caps.length;
+    }
+
     @Override
     public void close() {
         for (int i = 0; i < caps.length; i++) {

@@ -46,9 +46,10 @@ public final class RpcConnection implements AutoCloseable {
     private final IntMap<ImportEntry> imports = new IntMap<>();
     private final IdTable<ExportEntry> exports = new IdTable<>();
     private final Map<Server, ExportEntry> exportsByServer = new IdentityHashMap<>();
-    private final Map<Integer, PromiseCap> embargoes = new HashMap<>();
+    private final Map<Integer, PromiseState> embargoes = new HashMap<>();
     private final java.util.Set<ExportEntry> lingering = new java.util.HashSet<>();  // released by the peer, held by calls
     private int nextEmbargo;
+    private List<Runnable> afterUnlock;   // see runAfterUnlock
 
     // Outgoing messages, written in this order (see frame for what an entry is).
     private Outbox outbound = new Outbox();
@@ -540,13 +541,16 @@ public final class RpcConnection implements AutoCloseable {
         boolean releaseParamCaps = !m.getBool(ret, RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
         StructIn results = m.viewAtDepth(content, 3);
         PendingCall pending;
+        List<Runnable> later;
         synchronized (lock) {
             pending = returnedQuestion(id, releaseParamCaps);
             pending.completeWithResults(results, readCapTable(m, table, capCount), m);
             // Results are in and pipelined calls now go to the imported capabilities: the question is done.
-            enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
+            if (!pending.finishSent) enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
             questions.remove(id);
+            later = takeAfterUnlock();   // e.g. a forwarded call answered with these results
         }
+        runAll(later);
         if (!pending.hasWaiter()) flushLater();
         return true;
     }
@@ -569,16 +573,22 @@ public final class RpcConnection implements AutoCloseable {
     }
 
     /**
-     * The answer to the call of question {@code id}, in the table; null when the call asks for its results to
-     * go elsewhere (it is answered with an exception at once and {@code message} released). Under the lock.
+     * The answer to the call of question {@code id}, in the table (marked redirected for sendResultsTo.yourself);
+     * null when the call asks for its results to go to a third party (it is answered with an exception at once and {@code message} released). Under the lock.
      */
     private Answer newAnswer(int id, long interfaceId, int methodId, short sendTo, InMessage message) {
         if (answers.containsKey(id)) throw new MalformedMessageException("question id " + id + " is in use");
         Answer answer = new Answer(id);
         answers.put(id, answer);
-        if (sendTo == 0) return answer;
+        if (sendTo == RpcSchema.SEND_TO_CALLER) return answer;
+        if (sendTo == RpcSchema.SEND_TO_YOURSELF) {
+            // The peer forwarded to us a call we made (a tail call) and takes the results from this answer for
+            // that call (Return.takeFromOtherQuestion): they stay here.
+            answer.redirected = true;
+            return answer;
+        }
         new NetworkCall(answer, interfaceId, methodId, null, NO_CAPS, null, null).returnException(
-                new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller"));
+                new RpcException(RpcException.Type.UNIMPLEMENTED, "results can only be sent to the caller or kept"));
         message.release();
         return null;
     }
@@ -857,8 +867,10 @@ public final class RpcConnection implements AutoCloseable {
         boolean releaseParamCaps = !ret.getBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT);
         short tag = ret.getShort(RpcSchema.RETURN_TAG_SHORT);
         PendingCall pending;
+        List<Runnable> later;
         synchronized (lock) {
             pending = returnedQuestion(id, releaseParamCaps);
+            boolean settled = true;
             switch (tag) {
                 case RpcSchema.RET_RESULTS -> {
                     StructIn payload = ret.getStruct(0);
@@ -873,14 +885,126 @@ public final class RpcConnection implements AutoCloseable {
                 }
                 case RpcSchema.RET_EXCEPTION -> pending.fail(readException(ret.getStruct(0)));
                 case RpcSchema.RET_CANCELED -> pending.fail(new RpcException(RpcException.Type.FAILED, "call canceled"));
+                case RpcSchema.RET_TAKE_FROM_OTHER -> settled = takeFromOtherQuestion(pending, ret.getInt(RpcSchema.RETURN_TAKE_FROM_INT));
+                case RpcSchema.RET_SENT_ELSEWHERE ->
+                        throw new MalformedMessageException("resultsSentElsewhere for question " + id + ", whose results were asked for");
                 default -> pending.fail(new RpcException(RpcException.Type.UNIMPLEMENTED, "unsupported kind of return " + tag));
             }
-            // Results are in and pipelined calls now go to the imported capabilities: the question is done.
-            enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
-            questions.remove(id);
+            if (settled) {
+                // Results are in and pipelined calls now go to the imported capabilities: the question is done.
+                if (!pending.finishSent) enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(id));
+                questions.remove(id);
+            }
+            later = takeAfterUnlock();
         }
         if (message != null) message.release();
+        runAll(later);
         if (!pending.hasWaiter()) flushLater();
+    }
+
+    /**
+     * Return.takeFromOtherQuestion: the results of question {@code pending} are those of our answer
+     * {@code answerId}, a call the peer forwarded back to us with sendResultsTo.yourself (the peer's tail
+     * call). True if they are in; else the question is settled (and finished) when that answer returns, the
+     * Finish held back until then: a Finish lets the peer finish the forwarded call, which would cancel it.
+     * Under the lock.
+     */
+    private boolean takeFromOtherQuestion(PendingCall pending, int answerId) {
+        Answer source = answers.get(answerId);
+        if (source == null || !source.redirected || source.taker != null || source.taken) {
+            throw new MalformedMessageException("takeFromOtherQuestion names " + Integer.toUnsignedString(answerId)
+                    + ", no call whose results were kept for it");
+        }
+        source.taken = true;
+        if (source.returned) {
+            settleTaken(source, pending);
+            return true;
+        }
+        source.taker = pending;
+        if (pending.finishSent) {
+            // We gave up on the question before this Return came: nobody waits for the call any more.
+            List<Runnable> cancels = cancelForTaker(source);
+            if (cancels != null) for (Runnable action : cancels) runAfterUnlock(action);
+        }
+        return false;
+    }
+
+    /**
+     * Cancels {@code answer}, a call forwarded back to us whose results only our canceled question was to
+     * take; returns its cancel actions (to run once the lock is let go), or null. Under the lock.
+     */
+    private static List<Runnable> cancelForTaker(Answer answer) {
+        if (answer.returned || answer.canceled) return null;
+        answer.canceled = true;
+        List<Runnable> cancels = new ArrayList<>(2);
+        answer.moveCancelActionsTo(cancels);
+        return cancels;
+    }
+
+    /** Gives the results of the kept answer {@code source} to {@code taker}, a question of ours. Under the lock. */
+    private void settleTaken(Answer source, PendingCall taker) {
+        if (source.error != null) {
+            taker.fail(source.error);
+            return;
+        }
+        StructIn payload = source.payload();
+        if (payload == null) {   // canceled by the peer and forgotten meanwhile
+            taker.fail(new RpcException(RpcException.Type.FAILED, "the results taken were released"));
+            return;
+        }
+        Capability[] caps = source.resultCaps.length == 0 ? NO_CAPS : new Capability[source.resultCaps.length];
+        for (int i = 0; i < caps.length; i++) {
+            Capability cap = source.resultCaps[i];
+            caps[i] = cap == null ? null : cap instanceof LocalCap local ? heldCap(local.server) : cap.dup();
+        }
+        taker.complete(payload, caps, null);
+    }
+
+    /** The question waiting for the kept answer {@code source}, which returned, is settled and finished. Under the lock. */
+    private void settleTaker(Answer source) {
+        PendingCall taker = source.taker;
+        if (taker == null) return;
+        source.taker = null;
+        settleTaken(source, taker);
+        if (!taker.finishSent) enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(taker.questionId));
+        if (questions.get(taker.questionId) == taker) questions.remove(taker.questionId);
+    }
+
+    /**
+     * Our question {@code pending} is given up (the call we forwarded it for was canceled): the peer gets its
+     * Finish now, and the results, if they still come, are released.
+     */
+    void cancelQuestion(PendingCall pending) {
+        List<Runnable> cancels = null;
+        synchronized (lock) {
+            if (closed || pending.finishSent || questions.get(pending.questionId) != pending) return;
+            pending.finishSent = true;
+            enqueueSmall(RpcSchema.FINISH, SmallMessage.finish(pending.questionId));
+            // Its results were to be taken from a call the peer forwarded back to us (a tail call, which the
+            // peer does not cancel once it returned): that call runs for nobody now, so it is canceled here.
+            for (Answer answer : answers.values()) {
+                if (answer.taker == pending) cancels = cancelForTaker(answer);
+            }
+        }
+        flush();
+        runAll(cancels);
+    }
+
+    /** Runs {@code action} once the lock, which this thread holds, is let go. Under the lock. */
+    private void runAfterUnlock(Runnable action) {
+        if (afterUnlock == null) afterUnlock = new ArrayList<>(1);
+        afterUnlock.add(action);
+    }
+
+    /** Under the lock. */
+    private List<Runnable> takeAfterUnlock() {
+        List<Runnable> actions = afterUnlock;
+        afterUnlock = null;
+        return actions;
+    }
+
+    private static void runAll(List<Runnable> actions) {
+        if (actions != null) for (Runnable action : actions) action.run();
     }
 
     private static RpcException readException(StructIn exception) {
@@ -983,7 +1107,7 @@ public final class RpcConnection implements AutoCloseable {
             }
             flushLater();
         } else if (tag == RpcSchema.DIS_RECEIVER_LOOPBACK) {
-            PromiseCap promise;
+            PromiseState promise;
             synchronized (lock) {
                 promise = embargoes.remove(embargoId);
                 if (promise == null) throw new MalformedMessageException("unknown embargo " + embargoId);
@@ -1113,12 +1237,15 @@ public final class RpcConnection implements AutoCloseable {
             writeDescriptor(segment, at, RpcSchema.CAP_RECEIVER_HOSTED, imported.entry.id);
             return -1;
         } else if (cap instanceof PromiseCap promise && promise.connection() == this) {
-            if (promise.resolution != null) return writeCapDescriptor(segment, at, promise.resolution, owned);
+            if (promise.resolution() != null) return writeCapDescriptor(segment, at, promise.resolution(), owned);
             StructOut descriptor = Messages.view(segment, at, RpcSchema.CAPDESC_WORDS, RpcSchema.CAPDESC_PTRS);
             descriptor.setShort(0, RpcSchema.CAP_RECEIVER_ANSWER);
             writePromisedAnswer(descriptor.initStruct(0, RpcSchema.PROMISED_WORDS, RpcSchema.PROMISED_PTRS),
                     promise.questionId, promise.path);
             return -1;
+        } else if (cap instanceof ImportCap || cap instanceof PromiseCap) {
+            // Another connection's: exported as an object of ours that forwards every call to it.
+            return exportSenderHosted(segment, at, new ForwardingServer(cap.dup()), owned);
         }
         throw new IllegalArgumentException("a capability of another connection cannot be passed on this one");
     }
@@ -1158,7 +1285,7 @@ public final class RpcConnection implements AutoCloseable {
         List<PendingCall> failed = new ArrayList<>();
         List<Runnable> cancels = new ArrayList<>();
         List<ExportEntry> released;
-        List<PromiseCap> embargoed;
+        List<PromiseState> embargoed;
         synchronized (lock) {
             if (closed) return;
             if (abortReason != null) {
@@ -1209,7 +1336,7 @@ public final class RpcConnection implements AutoCloseable {
         for (PendingCall call : failed) call.fail(reason);
         for (Runnable cancel : cancels) runQuietly(cancel);
         for (ExportEntry export : released) runQuietly(() -> export.server.released(export.owned));
-        for (PromiseCap promise : embargoed) promise.liftEmbargo();
+        for (PromiseState promise : embargoed) promise.liftEmbargo();
         finished.countDown();
         for (Runnable listener : disconnectListeners) {
             if (disconnectListeners.remove(listener)) runQuietly(listener);
@@ -1313,6 +1440,9 @@ public final class RpcConnection implements AutoCloseable {
         boolean finished;
         boolean canceled;
         boolean releaseResultCaps;
+        boolean redirected;          // sendResultsTo.yourself: results kept here, the Return says resultsSentElsewhere
+        boolean taken;               // a takeFromOtherQuestion named it
+        PendingCall taker;           // our question that takes its results once it returns
         BuilderArena returnMessage;  // the Return, once returned; reused once written and removed
         StructOut returnedPayload;   // its payload (results and capability table), or null and then
         int returnedPayloadWord = -1;  // where it is in the Return's first segment (-1: no payload)
@@ -1448,6 +1578,23 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
+    /** What the peer gets for a capability of another connection we pass on: calls on it are forwarded there. */
+    private record ForwardingServer(Capability target) implements Server {
+        @Override
+        public void dispatch(IncomingCall call) {
+            if (call instanceof NetworkCall network) {
+                network.forward(target);
+            } else {
+                call.returnException(new RpcException(RpcException.Type.FAILED, "a forwarding object is called through its connection"));
+            }
+        }
+
+        @Override
+        public void released(boolean owned) {
+            target.close();
+        }
+    }
+
     /** What the peer gets for a broken capability we pass on: an object whose every call fails. */
     private record BrokenServer(RpcException error) implements Server {
         @Override
@@ -1510,40 +1657,47 @@ public final class RpcConnection implements AutoCloseable {
         }
     }
 
-    /** A capability in the results of a call not answered yet: calls on it are pipelined. */
-    final class PromiseCap extends Capability {
+    /**
+     * What every handle on one promised capability shares (handles made by {@link PromiseCap#dup()} are the
+     * same reference, as in the C++ implementation): its resolution, and the embargo that keeps calls made
+     * after the resolution behind those made before it. Guarded by the lock.
+     */
+    private final class PromiseState {
         final PendingCall call;
         final int questionId;
         final short[] path;
-        Capability resolution;      // set under the lock when the answer is in
-        private int sentCalls;
-        private boolean embargoed;
-        private List<Runnable> held;
-        private boolean closed;
+        Capability resolution;      // set when the answer is in; closed once no handle and no held call needs it
+        int handles;
+        int sentCalls;              // calls sent to the promise (through the peer) before it resolved
+        boolean embargoed;
+        List<Runnable> held;        // calls made while embargoed, in order
 
-        PromiseCap(PendingCall call, int questionId, short[] path) {
+        PromiseState(PendingCall call, int questionId, short[] path) {
             this.call = call;
             this.questionId = questionId;
             this.path = path;
-            call.markPipelined();
-            call.whenDone(this::resolve);
         }
 
-        @Override
-        RpcConnection connection() {
-            return RpcConnection.this;
+        /** Starts following the answer, once the first handle holds this state. */
+        void start() {
+            call.markPipelined();
+            call.whenDone(this::resolve);
         }
 
         private void resolve() {
             Capability result = call.resultCap(path);
             synchronized (lock) {
-                if (closed) {
+                if (handles == 0) {
                     result.close();
                     return;
                 }
                 resolution = result;
-                if (result instanceof LocalCap && sentCalls > 0 && !RpcConnection.this.closed) {
-                    // Calls already sent through the peer come back to us; later ones must not overtake them.
+                // In two-party RPC a capability elsewhere than at the peer (ours, or another connection's) is
+                // reached by calls made through the peer before the answer came back to us (the peer sends
+                // them back), and directly by later ones: these must not overtake the others. The Disembargo
+                // comes back from the peer after every call it sent back on this promise.
+                boolean elsewhere = !(result instanceof BrokenCap) && result.connection() != RpcConnection.this;
+                if (elsewhere && sentCalls > 0 && !RpcConnection.this.closed) {
                     embargoed = true;
                     int embargoId = nextEmbargo++;
                     embargoes.put(embargoId, this);
@@ -1560,14 +1714,65 @@ public final class RpcConnection implements AutoCloseable {
             }
         }
 
+        /**
+         * The Disembargo came back (or the connection ended): the held calls go to the resolution, in order.
+         * Calls made meanwhile queue behind them until none is left; only then do calls go straight through.
+         */
         void liftEmbargo() {
-            List<Runnable> release;
-            synchronized (lock) {
-                embargoed = false;
-                release = held;
-                held = null;
+            while (true) {
+                List<Runnable> release;
+                Capability unused = null;
+                synchronized (lock) {
+                    release = held;
+                    held = null;
+                    if (release == null) {
+                        embargoed = false;
+                        if (handles == 0) {
+                            unused = resolution;
+                            resolution = null;
+                        }
+                    }
+                }
+                if (release == null) {
+                    if (unused != null) unused.close();
+                    return;
+                }
+                for (Runnable r : release) r.run();
             }
-            if (release != null) for (Runnable r : release) r.run();
+        }
+    }
+
+    /** A capability in the results of a call not answered yet: calls on it are pipelined. */
+    final class PromiseCap extends Capability {
+        final PromiseState state;
+        final PendingCall call;
+        final int questionId;
+        final short[] path;
+        private boolean closed;
+
+        /** The first handle on the capability at {@code path} of the results of {@code call}. Under the lock. */
+        PromiseCap(PendingCall call, int questionId, short[] path) {
+            this(new PromiseState(call, questionId, path));
+            state.start();
+        }
+
+        /** Another handle on {@code state}. Under the lock. */
+        private PromiseCap(PromiseState state) {
+            this.state = state;
+            this.call = state.call;
+            this.questionId = state.questionId;
+            this.path = state.path;
+            state.handles++;
+        }
+
+        @Override
+        RpcConnection connection() {
+            return RpcConnection.this;
+        }
+
+        /** What it resolved to, or null. Under the lock. */
+        Capability resolution() {
+            return state.resolution;
         }
 
         @Override
@@ -1576,16 +1781,17 @@ public final class RpcConnection implements AutoCloseable {
             PendingCall pipelined;
             synchronized (lock) {
                 if (closed) throw new IllegalStateException("call on a released capability");
-                if (embargoed) {
+                if (state.embargoed) {
                     PendingCall stand = new PendingCall(null);
-                    if (held == null) held = new ArrayList<>();
-                    held.add(() -> {
+                    if (state.held == null) state.held = new ArrayList<>();
+                    Capability resolution = state.resolution;
+                    state.held.add(() -> {
                         PendingCall real = resolution.send(outgoing);
                         real.whenDone(() -> stand.adopt(real));
                     });
                     return stand;
                 }
-                target = resolution;
+                target = state.resolution;
                 pipelined = null;
                 if (target == null) {
                     if (RpcConnection.this.closed) {
@@ -1594,7 +1800,7 @@ public final class RpcConnection implements AutoCloseable {
                         failed.fail(closeReason);
                         return failed;
                     }
-                    sentCalls++;
+                    state.sentCalls++;
                     // Queued under the lock so that the question cannot be finished first; written below.
                     pipelined = sendCall(outgoing, null, questionId, path);
                 }
@@ -1609,26 +1815,29 @@ public final class RpcConnection implements AutoCloseable {
         @Override
         public Server localServer() {
             synchronized (lock) {
-                return resolution == null ? null : resolution.localServer();
+                return state.resolution == null ? null : state.resolution.localServer();
             }
         }
 
         @Override
         public Capability dup() {
             synchronized (lock) {
-                if (resolution != null) return resolution.dup();
-                return new PromiseCap(call, questionId, path);
+                // While embargoed, a handle of the resolution itself would let calls overtake the held ones.
+                if (state.resolution != null && !state.embargoed) return state.resolution.dup();
+                return new PromiseCap(state);
             }
         }
 
         @Override
         public void close() {
-            Capability toClose;
+            Capability toClose = null;
             synchronized (lock) {
                 if (closed) return;
                 closed = true;
-                toClose = resolution;
-                resolution = null;
+                if (--state.handles == 0 && !state.embargoed) {
+                    toClose = state.resolution;
+                    state.resolution = null;
+                }
             }
             if (toClose != null) toClose.close();
         }
@@ -1671,9 +1880,53 @@ public final class RpcConnection implements AutoCloseable {
                 } else if (to instanceof BrokenCap broken) {
                     returnException(broken.error);
                 } else {
-                    returnException(new RpcException(RpcException.Type.UNIMPLEMENTED,
-                            "the call's target is an object of the caller; calls reflected back are not supported"));
+                    forward(to);
                 }
+            } catch (RuntimeException e) {
+                returnException(e);
+            }
+        }
+
+        /**
+         * Forwards the call to {@code to}, a capability that is not an object of ours: one of the caller's (a
+         * call reflected back to the caller, as when it pipelined on an answer of ours that holds its own
+         * object) or another connection's. The parameters and their capabilities go along; the forwarded
+         * call's results, capabilities included, answer this one. Canceling this call cancels the forwarded
+         * one. Not under the lock.
+         */
+        void forward(Capability to) {
+            OutgoingCall out = to.newCall(interfaceId, methodId, PayloadCopy.dataWords(params), params.pointerCount(), 0);
+            PayloadCopy.copyStruct(params, out.params());
+            for (Capability cap : paramCaps) out.addCap(cap);
+            PendingCall forwarded = out.send();
+            onCancel(forwarded::cancel);
+            forwarded.whenDone(() -> {
+                RpcConnection via = forwarded.connection;
+                if (via != null && Thread.holdsLock(via.lock)) {
+                    // Settled while its connection handles a message: answered once that lets go of its lock
+                    // (answering delivers the calls parked on this answer, never under a lock).
+                    via.runAfterUnlock(() -> relay(forwarded));
+                } else {
+                    relay(forwarded);
+                }
+            });
+        }
+
+        /** Answers with the results of {@code forwarded}, which is done. */
+        private void relay(PendingCall forwarded) {
+            Response response;
+            try {
+                response = forwarded.await();
+            } catch (RpcException e) {
+                returnException(e);
+                return;
+            }
+            try (response) {
+                StructIn results = response.results();
+                StructOut out = initResults(PayloadCopy.dataWords(results), results.pointerCount(), 0);
+                PayloadCopy.copyStruct(results, out);
+                for (int i = 0; i < response.capCount(); i++) addResult(response.takeCap(i));
+                returnResults();
             } catch (RuntimeException e) {
                 returnException(e);
             }
@@ -1785,12 +2038,17 @@ public final class RpcConnection implements AutoCloseable {
                     closeResultCaps();
                 } else {
                     Capability[] caps = resultCaps == null ? NO_CAPS : resultCaps.toArray(NO_CAPS);
-                    if (error == null) {
+                    if (error == null && answer.redirected) {
+                        // Kept: read by the question that takes them and by calls pipelined on them, never
+                        // written; the message is left to the collector rather than reused.
+                        answer.returnedPayload = payload != null ? payload
+                                : Messages.view(returnArena.getSegment(0), payloadWord, RpcSchema.PAYLOAD_WORDS, RpcSchema.PAYLOAD_PTRS);
+                    } else if (error == null) {
                         answer.resultExports = writeResultCaps(caps);
                         answer.returnedPayload = payload;
                         answer.returnedPayloadWord = payload == null ? payloadWord : -1;
                     }
-                    answer.returnMessage = returnArena;
+                    answer.returnMessage = answer.redirected ? null : returnArena;
                     answer.resultCaps = caps;
                     answer.error = error;
                     answer.returned = true;
@@ -1799,7 +2057,7 @@ public final class RpcConnection implements AutoCloseable {
                     // Calls pipelined on this answer take their capabilities before it can be forgotten, and
                     // reach their threads before the peer can see the Return (and send calls that overtake them).
                     if (answer.waiting == null) {
-                        enqueueReturn(answer);
+                        queueReturn(answer);
                     } else {
                         heldBack = true;
                         answer.delivering = true;
@@ -1832,14 +2090,38 @@ public final class RpcConnection implements AutoCloseable {
                         ready = prepareParked(answer);   // calls that came in while we delivered
                         if (ready.isEmpty()) {
                             answer.delivering = false;
-                            enqueueReturn(answer);
+                            queueReturn(answer);
                             heldBack = false;
                         }
                     }
                 }
             } finally {
+                List<Runnable> later;
+                synchronized (lock) {
+                    later = takeAfterUnlock();
+                }
                 flush();
+                runAll(later);
             }
+        }
+
+        /**
+         * Queues the Return of {@code answer}: its results, or for results kept here (sendResultsTo.yourself)
+         * resultsSentElsewhere, whatever the outcome (the question that takes them carries an exception), and
+         * the question waiting for them gets them. Under the lock.
+         */
+        private void queueReturn(Answer answer) {
+            if (!answer.redirected) {
+                enqueueReturn(answer);
+                return;
+            }
+            StructOut ret = Messages.newMessage(RpcSchema.RETURN, RpcSchema.RETURN_WORDS, RpcSchema.RETURN_PTRS, 0);
+            ret.setInt(0, answer.id);
+            ret.setBool(RpcSchema.RETURN_RELEASE_PARAM_CAPS_BIT, true);   // releaseParamCaps = false
+            ret.setShort(RpcSchema.RETURN_TAG_SHORT, RpcSchema.RET_SENT_ELSEWHERE);
+            enqueue(ret);
+            answer.returnWritten = true;
+            settleTaker(answer);
         }
 
         /** The calls parked on {@code answer} that are now ready, in arrival order. Under the lock. */

@@ -21,6 +21,7 @@ final class RpcSchema {
     static final int CALL_WORDS = 3, CALL_PTRS = 3;
     static final int CALL_METHOD_SHORT = 2, CALL_SEND_TO_SHORT = 3, CALL_IFACE_LONG = 1;
     static final int CALL_TARGET = 0, CALL_PARAMS = 1;
+    static final short SEND_TO_CALLER = 0, SEND_TO_YOURSELF = 1, SEND_TO_THIRD_PARTY = 2;
 
     // Return: answerId int 0, releaseParamCaps bit 32 (default true), tag short 3; member at ptr 0.
     static final int RETURN_WORDS = 2, RETURN_PTRS = 1;

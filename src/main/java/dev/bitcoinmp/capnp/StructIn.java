@@ -1,6 +1,7 @@
 package dev.bitcoinmp.capnp;
 
 import java.nio.ByteBuffer;
+import org.capnproto.AnyPointer;
 import org.capnproto.Data;
 import org.capnproto.SegmentReader;
 import org.capnproto.StructReader;
@@ -93,6 +94,16 @@ public final class StructIn extends StructReader {
             throw new MalformedMessageException("expected a capability pointer at pointer " + index);
         }
         return (int) (word >>> 32);
+    }
+
+    /** The raw word of pointer {@code index}: 0 for a null pointer or one beyond the struct's pointers. */
+    long pointerWord(int index) {
+        return index < pointerCount ? segment.get(pointers + index) : 0;
+    }
+
+    /** Pointer {@code index} as it is, whatever it points to (for {@link StructOut#setAnyPointer}). */
+    AnyPointer.Reader anyPointer(int index) {
+        return _getPointerField(AnyPointer.factory, index);
     }
 
     /** How many more levels of structs and lists below this one may be read. */

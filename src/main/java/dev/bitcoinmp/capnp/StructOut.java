@@ -1,6 +1,7 @@
 package dev.bitcoinmp.capnp;
 
 import java.util.List;
+import org.capnproto.AnyPointer;
 import org.capnproto.BuilderArena;
 import org.capnproto.Data;
 import org.capnproto.PrimitiveList;
@@ -82,6 +83,19 @@ public final class StructOut extends StructBuilder {
     /** Copies a struct (and everything under it) read from another message into pointer {@code index}. */
     public void setStruct(int index, StructIn value) {
         _setPointerField(AnyStruct.READER_COPY, index, value);
+    }
+
+    /**
+     * Copies what {@code value} points to into pointer {@code index}, with the runtime's copy: it fails on
+     * capability pointers (see {@link PayloadCopy}).
+     */
+    void setAnyPointer(int index, AnyPointer.Reader value) {
+        _setPointerField(AnyPointer.factory, index, value);
+    }
+
+    /** Makes pointer {@code index} null. */
+    void clearPointer(int index) {
+        _clearPointerField(index);
     }
 
     public void setTextList(int index, List<String> values) {

@@ -1127,8 +1127,15 @@ class MalformedInputFuzzTest {
             run(cat, "call with an unknown capability descriptor" + n,
                     concat(bootstrap(0), call(1, promised(0), INIT_ID, 1, (short) 0, 0, 1, null, cap((short) 9, 0))),
                     false, TIMEOUT_MS, this::ended);
-            run(cat, "call with results sent elsewhere" + n,
+            // sendResultsTo.yourself (a peer's tail call): the results stay here for a takeFromOtherQuestion.
+            run(cat, "call with results kept for the caller's other question" + n,
                     concat(bootstrap(0), call(1, promised(0), INIT_ID, 1, (short) 1, 0, 1, null)), false, answered(1), TIMEOUT_MS, r -> {
+                        Msg ret = r.messages().stream().filter(m -> m.tag() == RpcSchema.RETURN && m.body().getInt(0) == 1).findFirst().orElse(null);
+                        return ret != null && ret.body().getShort(RpcSchema.RETURN_TAG_SHORT) == RpcSchema.RET_SENT_ELSEWHERE ? null
+                                : r.aborted() ? null : "expected a Return with resultsSentElsewhere for question 1, got " + r;
+                    });
+            run(cat, "call with results sent to a third party" + n,
+                    concat(bootstrap(0), call(1, promised(0), INIT_ID, 1, (short) 2, 0, 1, null)), false, answered(1), TIMEOUT_MS, r -> {
                         Msg ret = r.messages().stream().filter(m -> m.tag() == RpcSchema.RETURN && m.body().getInt(0) == 1).findFirst().orElse(null);
                         return ret != null && ret.body().getShort(RpcSchema.RETURN_TAG_SHORT) == RpcSchema.RET_EXCEPTION ? null
                                 : r.aborted() ? null : "expected a Return with an exception for question 1, got " + r;

@@ -10,6 +10,7 @@ import dev.bitcoinmp.interfaces.Init;
 import dev.bitcoinmp.interfaces.Mining;
 import dev.bitcoinmp.interfaces.Rpc;
 import dev.bitcoinmp.testing.Calculator;
+import dev.bitcoinmp.testing.Mirror;
 import dev.bitcoinmp.testing.Mixed;
 import dev.bitcoinmp.testing.Printer;
 import dev.bitcoinmp.testing.TestInit;
@@ -40,7 +41,7 @@ class DeclarationsTest {
         int methods = 0;
         int marks = 0;
         for (Class<?> type : List.of(Init.class, Echo.class, Rpc.class, Mining.class, ThreadMap.class, IpcThread.class,
-                TestInit.class, Calculator.class, Printer.class, SchemaConformanceTest.Layouts.class, Mixed.class,
+                TestInit.class, Calculator.class, Printer.class, Mirror.class, SchemaConformanceTest.Layouts.class, Mixed.class,
                 AllElements.class)) {
             Declarations read = Declarations.fromClassFile(type);
             assertNotNull(read, "the class file of " + type.getName() + " is read");

@@ -12,6 +12,7 @@ import dev.bitcoinmp.interfaces.Init;
 import dev.bitcoinmp.interfaces.Mining;
 import dev.bitcoinmp.interfaces.Rpc;
 import dev.bitcoinmp.testing.Calculator;
+import dev.bitcoinmp.testing.Mirror;
 import dev.bitcoinmp.testing.Mixed;
 import dev.bitcoinmp.testing.Printer;
 import dev.bitcoinmp.testing.TestInit;
@@ -85,6 +86,7 @@ class SchemaConformanceTest {
         JAVA.put("TestInit", TestInit.class);
         JAVA.put("Calculator", Calculator.class);
         JAVA.put("Printer", Printer.class);
+        JAVA.put("Mirror", Mirror.class);
     }
 
     /** Schema struct name to the Java record declared for it (Context is built into the IPC layer). */
@@ -333,7 +335,7 @@ class SchemaConformanceTest {
         for (Path p : allFiles()) nodes.putAll(decodedNodes(p));
         int checked = 0;
         for (Class<?> java : JAVA.values()) checked += checkMethodsAgainstCompiler(java, nodes);
-        assertEquals(2 + 1 + 5 + 2 + 0 + 1 + (1 + 5) + 4 + 2, checked, "methods compared (TestInit includes Init's)");
+        assertEquals(2 + 1 + 5 + 2 + 0 + 1 + (1 + 5) + 4 + 2 + 1, checked, "methods compared (TestInit includes Init's)");
         Map<String, Object> mixed = nodes.get(0xa1a84f93e645507eL);
         assertNotNull(mixed, "Mixed node");
         assertEquals(structDescription(mixed, nodes), InterfaceSchema.describeStruct(Mixed.class),
