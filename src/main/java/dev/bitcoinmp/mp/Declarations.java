@@ -6,12 +6,18 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.reflect.Method;
 import java.lang.reflect.Parameter;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.CodeSource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 /**
  * The values of {@link CapnpInterface} and {@link CapnpMethod} on a Java interface, and where {@link Unsigned}
@@ -102,12 +108,39 @@ final class Declarations {
 
     /** From the class file, or null if it cannot be had or read. */
     static Declarations fromClassFile(Class<?> type) {
-        String resource = type.getName().substring(type.getName().lastIndexOf('.') + 1) + ".class";
-        try (InputStream in = type.getResourceAsStream(resource)) {
-            if (in == null) return null;
-            return parse(new DataInputStream(new ByteArrayInputStream(in.readAllBytes())));
+        byte[] bytes;
+        try {
+            bytes = classFileBytes(type);
+            if (bytes == null) return null;
+            return parse(new DataInputStream(new ByteArrayInputStream(bytes)));
         } catch (IOException | RuntimeException e) {
             return null;
+        }
+    }
+
+    /**
+     * The bytes of {@code type}'s class file, read from the jar or directory it was loaded from. Straight from the
+     * jar with ZipFile, which takes ~0.3 ms in a fresh JVM, where the class loader's resource lookup (URL handlers,
+     * the jar's manifest) takes ~5 ms: a spawned child reads these for every interface it serves. Null for a class
+     * without a code source (the JDK's, which carry none of our annotations).
+     */
+    private static byte[] classFileBytes(Class<?> type) throws IOException {
+        CodeSource source = type.getProtectionDomain().getCodeSource();
+        if (source == null || source.getLocation() == null) return null;
+        String entry = type.getName().replace('.', '/') + ".class";
+        Path location;
+        try {
+            location = Path.of(source.getLocation().toURI());
+        } catch (URISyntaxException | IllegalArgumentException e) {
+            return null;
+        }
+        if (Files.isDirectory(location)) return Files.readAllBytes(location.resolve(entry));
+        try (ZipFile jar = new ZipFile(location.toFile())) {
+            ZipEntry found = jar.getEntry(entry);
+            if (found == null) return null;
+            try (InputStream in = jar.getInputStream(found)) {
+                return in.readAllBytes();
+            }
         }
     }
 
