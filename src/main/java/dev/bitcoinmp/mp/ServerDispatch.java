@@ -12,6 +12,8 @@ import dev.bitcoinmp.capnp.StructOut;
  * names (or on the connection's reader when it takes no context), and answers with its result or exception.
  */
 final class ServerDispatch implements Server {
+    /** -Dbitcoinmp.debug=true: print the stack of every exception a call throws (read once). */
+    private static final boolean DEBUG = Boolean.getBoolean("bitcoinmp.debug");
 
     final Object impl;
     private final InterfaceSchema schema;
@@ -145,7 +147,7 @@ final class ServerDispatch implements Server {
                 if (m.result != null) m.result.write(results, result, this);
                 call.returnResults();
             } catch (Throwable e) {
-                if (Boolean.getBoolean("bitcoinmp.debug")) e.printStackTrace();
+                if (DEBUG) e.printStackTrace();
                 call.returnException(e);
                 if (e instanceof Error error && !(e instanceof StackOverflowError)) throw error;
             } finally {

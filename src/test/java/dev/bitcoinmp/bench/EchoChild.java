@@ -32,7 +32,7 @@ public final class EchoChild {
     }
 
     /** An Init whose Echo objects give back what they are given. */
-    static Init echoingInit() {
+    public static Init echoingInit() {
         return new Init() {
             @Override
             public Echo makeEcho() {

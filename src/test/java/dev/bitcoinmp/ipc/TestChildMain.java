@@ -1,5 +1,6 @@
 package dev.bitcoinmp.ipc;
 
+import dev.bitcoinmp.bench.EchoChild;
 import dev.bitcoinmp.interfaces.Echo;
 import dev.bitcoinmp.interfaces.Init;
 import java.util.OptionalInt;
@@ -22,7 +23,7 @@ public final class TestChildMain {
             return;
         }
         if (fd.isPresent()) {
-            new Protocol("bitcoin-node").serve(new FdStream(fd.getAsInt()), echoingInit(), "child");
+            new Protocol("bitcoin-node").serve(new FdStream(fd.getAsInt()), EchoChild.echoingInit(), "child");
             System.exit(0);
         }
         if (args.length == 2 && args[0].equals("parent")) {
@@ -41,22 +42,5 @@ public final class TestChildMain {
 
     private static long childPid() {
         return ProcessHandle.current().children().findFirst().orElseThrow().pid();
-    }
-
-    static Init echoingInit() {
-        return new Init() {
-            @Override
-            public Echo makeEcho() {
-                return new Echo() {
-                    @Override
-                    public String echo(String value) {
-                        return value;
-                    }
-
-                    @Override
-                    public void close() {}
-                };
-            }
-        };
     }
 }
