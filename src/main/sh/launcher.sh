@@ -8,12 +8,10 @@ case $self in */*) ;; *) self=./$self ;; esac
 if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
 home=${self%/*}/..
 java=${BITCOINMP_JAVA:-@JAVA@}
+# config/jvm.options goes to the JVM as an argument file (@file: one or more options per line, # comments), which
+# the java launcher reads itself; a shell loop reading it would make a syscall per byte.
 opts=""
-if [ -r "$home/config/jvm.options" ]; then
-  while IFS= read -r line || [ -n "$line" ]; do
-    case $line in ''|[[:space:]]*'#'*|'#'*) ;; *) opts="$opts $line" ;; esac
-  done <"$home/config/jvm.options"
-fi
+if [ -r "$home/config/jvm.options" ]; then opts="@$home/config/jvm.options"; fi
 # A spawned child and bitcoin-cli start from the AOT cache the build trained for them (a plain start if there is
 # none), and call their few reflective methods through core reflection's native accessor instead of spinning method
 # handles at start-up. They do not replay the cache's method profiles: that makes the JIT compile at once what was
@@ -40,4 +38,4 @@ bitcoin-cli)
 esac
 # Our jar first: the few resources read at start-up (class files of the IPC interfaces) are found without opening
 # every library jar before it.
-exec "$java" $opts $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/@JAR@:$home/lib/*" @MAIN@ "$@"
+exec "$java" ${opts:+"$opts"} $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/@JAR@:$home/lib/*" @MAIN@ "$@"

@@ -83,15 +83,9 @@ public final class CliAotTraining {
         }
     }
 
-    /** The launcher's JVM options: config/jvm.options without its comment lines. */
-    private static List<String> jvmOptions(Path file) throws IOException {
-        List<String> options = new ArrayList<>();
-        if (!Files.exists(file)) return options;
-        for (String line : Files.readAllLines(file)) {
-            if (line.strip().startsWith("#")) continue;
-            for (String word : line.strip().split("\\s+")) if (!word.isEmpty()) options.add(word);
-        }
-        return options;
+    /** The launcher's JVM options: config/jvm.options as the argument file the launcher passes, if it exists. */
+    private static List<String> jvmOptions(Path file) {
+        return Files.exists(file) ? List.of("@" + file) : List.of();
     }
 
     private static int freePort() throws IOException {

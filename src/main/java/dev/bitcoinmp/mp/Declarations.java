@@ -16,17 +16,21 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
 /**
  * The values of {@link CapnpInterface} and {@link CapnpMethod} on a Java interface, and where {@link Unsigned}
- * marks a method's result or parameters, read from its class file.
+ * marks a method's result or parameters.
  *
- * <p>Reflection gives the same values, but it materializes every annotation as a dynamic proxy, and generating
+ * <p>Reflection gives these values, but it materializes every annotation as a dynamic proxy, and generating
  * those proxy classes is one of the larger costs of a spawned child's start that the AOT cache cannot take
- * away. The class file's {@code RuntimeVisibleAnnotations} attributes are simple to read, so they are read here;
- * where a class file cannot be read or parsed, reflection serves. A test checks both give the same values.
+ * away. So the build reads them from the class files ({@link DeclarationsGenerator}) and writes them, for each
+ * annotated interface, into a small generated class that a process loads like any other (from the AOT cache,
+ * in a spawned child): {@link #fromGenerated}. Where there is none (a class compiled outside the build) or it
+ * does not match the interface's methods (stale), the class file is read at run time, as the generator reads
+ * it; where that cannot be read, reflection serves. Tests check that the three agree.
  */
 final class Declarations {
 
@@ -43,10 +47,14 @@ final class Declarations {
     private static final String METHOD_DESCRIPTOR = descriptor(CapnpMethod.class);
     private static final String UNSIGNED_DESCRIPTOR = descriptor(Unsigned.class);
 
+    /** What the name of an interface's generated declarations class adds to the interface's binary name. */
+    static final String GENERATED_SUFFIX = "$$CapnpDeclarations";
+
     private static final ClassValue<Declarations> CACHE = new ClassValue<>() {
         @Override
         protected Declarations computeValue(Class<?> type) {
-            Declarations read = fromClassFile(type);
+            Declarations read = fromGenerated(type);
+            if (read == null) read = fromClassFile(type);
             return read != null ? read : fromReflection(type);
         }
     };
@@ -54,11 +62,14 @@ final class Declarations {
     private final InterfaceDecl declared;                 // null where the type has no @CapnpInterface
     private final Map<String, MethodDecl> methods;        // by name + descriptor
     private final Map<String, UnsignedMarks> unsigned;    // by name + descriptor, methods that have a mark
+    private final Set<String> all;                        // name + descriptor of every declared method
 
-    private Declarations(InterfaceDecl declared, Map<String, MethodDecl> methods, Map<String, UnsignedMarks> unsigned) {
+    private Declarations(InterfaceDecl declared, Map<String, MethodDecl> methods, Map<String, UnsignedMarks> unsigned,
+            Set<String> all) {
         this.declared = declared;
         this.methods = methods;
         this.unsigned = unsigned;
+        this.all = all;
     }
 
     InterfaceDecl declared() {
@@ -92,10 +103,12 @@ final class Declarations {
     /** Through reflection: the values as the annotations' proxies give them. */
     static Declarations fromReflection(Class<?> type) {
         CapnpInterface i = type.getAnnotation(CapnpInterface.class);
+        Set<String> all = new HashSet<>();
         Map<String, MethodDecl> methods = new HashMap<>();
         Map<String, UnsignedMarks> unsigned = new HashMap<>();
         for (Method m : type.getDeclaredMethods()) {
             String key = m.getName() + descriptor(m);
+            all.add(key);
             CapnpMethod a = m.getAnnotation(CapnpMethod.class);
             if (a != null) methods.put(key, new MethodDecl(a.ordinal(), a.context(), a.result(), a.name()));
             List<Boolean> params = new ArrayList<>();
@@ -103,7 +116,114 @@ final class Declarations {
             UnsignedMarks marks = new UnsignedMarks(m.isAnnotationPresent(Unsigned.class), params);
             if (marks.result() || params.contains(true)) unsigned.put(key, marks);
         }
-        return new Declarations(i == null ? null : new InterfaceDecl(i.id(), i.name()), methods, unsigned);
+        return new Declarations(i == null ? null : new InterfaceDecl(i.id(), i.name()), methods, unsigned, all);
+    }
+
+    /**
+     * From the class the build generated for {@code type} ({@link DeclarationsGenerator}), or null if there is
+     * none, it cannot be used, or it is stale: the methods it lists are not exactly those {@code type} declares.
+     */
+    static Declarations fromGenerated(Class<?> type) {
+        ClassLoader loader = type.getClassLoader();
+        if (loader == null || !type.isInterface()) return null;   // the JDK's: none of ours
+        Object data;
+        try {
+            Class<?> generated = Class.forName(type.getName() + GENERATED_SUFFIX, false, loader);
+            if (!Supplier.class.isAssignableFrom(generated) || generated.getClassLoader() != loader) return null;
+            data = ((Supplier<?>) generated.getConstructor().newInstance()).get();
+        } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
+            return null;
+        }
+        if (!(data instanceof String encoded)) return null;
+        Declarations read;
+        try {
+            read = decode(encoded);
+        } catch (RuntimeException e) {
+            return null;
+        }
+        return read.describes(type) ? read : null;
+    }
+
+    /** Whether the methods listed here are exactly those {@code type} declares (else these are stale). */
+    boolean describes(Class<?> type) {
+        Set<String> present = new HashSet<>();
+        for (Method m : type.getDeclaredMethods()) present.add(m.getName() + descriptor(m));
+        return present.equals(all);
+    }
+
+    // ---- the generated classes' encoding: one line per item, fields separated by tabs
+    //   I <id, hex> <name>                                   the interface (first line; absent if not annotated)
+    //   K <name + descriptor>                                every declared method
+    //   M <name + descriptor> <ordinal> <context 0|1> <result> <name>
+    //   U <name + descriptor> <result 0|1> <one 0|1 per parameter>
+
+    /** This, encoded for a generated class; null if a value holds a tab or a line break (then none is generated). */
+    String encode() {
+        StringBuilder b = new StringBuilder();
+        try {
+            if (declared != null) line(b, "I", Long.toHexString(declared.id()), declared.name());
+            for (String key : sorted(all)) line(b, "K", key);
+            for (String key : sorted(methods.keySet())) {
+                MethodDecl m = methods.get(key);
+                line(b, "M", key, Integer.toString(m.ordinal()), m.context() ? "1" : "0", m.result(), m.name());
+            }
+            for (String key : sorted(unsigned.keySet())) {
+                UnsignedMarks u = unsigned.get(key);
+                StringBuilder params = new StringBuilder();
+                for (boolean p : u.params()) params.append(p ? '1' : '0');
+                line(b, "U", key, u.result() ? "1" : "0", params.toString());
+            }
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        return b.toString();
+    }
+
+    private static void line(StringBuilder b, String... values) {
+        for (int i = 0; i < values.length; i++) {
+            String value = values[i];
+            if (value.indexOf('\t') >= 0 || value.indexOf('\n') >= 0) throw new IllegalArgumentException(value);
+            if (i > 0) b.append('\t');
+            b.append(value);
+        }
+        b.append('\n');
+    }
+
+    private static List<String> sorted(Set<String> keys) {
+        List<String> list = new ArrayList<>(keys);
+        java.util.Collections.sort(list);
+        return list;
+    }
+
+    /** The inverse of {@link #encode()}. */
+    static Declarations decode(String encoded) {
+        InterfaceDecl declared = null;
+        Map<String, MethodDecl> methods = new HashMap<>();
+        Map<String, UnsignedMarks> unsigned = new HashMap<>();
+        Set<String> all = new HashSet<>();
+        int start = 0;
+        while (start < encoded.length()) {
+            int end = encoded.indexOf('\n', start);
+            if (end < 0) throw new IllegalArgumentException("unterminated line");
+            String[] f = encoded.substring(start, end).split("\t", -1);
+            start = end + 1;
+            switch (f[0]) {
+                case "I" -> declared = new InterfaceDecl(Long.parseUnsignedLong(f[1], 16), f[2]);
+                case "K" -> all.add(f[1]);
+                case "M" -> methods.put(f[1], new MethodDecl(Integer.parseInt(f[2]), f[3].equals("1"), f[4], f[5]));
+                case "U" -> {
+                    List<Boolean> params = new ArrayList<>();
+                    for (int i = 0; i < f[3].length(); i++) params.add(f[3].charAt(i) == '1');
+                    unsigned.put(f[1], new UnsignedMarks(f[2].equals("1"), params));
+                }
+                default -> throw new IllegalArgumentException("line kind " + f[0]);
+            }
+        }
+        return new Declarations(declared, methods, unsigned, all);
+    }
+
+    Set<String> all() {
+        return all;
     }
 
     /** From the class file, or null if it cannot be had or read. */
@@ -146,7 +266,7 @@ final class Declarations {
 
     // ---- the class file (JVMS chapter 4): only what leads to the annotation attributes is kept
 
-    private static Declarations parse(DataInputStream in) throws IOException {
+    static Declarations parse(DataInputStream in) throws IOException {
         if (in.readInt() != 0xCAFEBABE) throw new IOException("not a class file");
         in.readUnsignedShort();   // minor_version
         in.readUnsignedShort();   // major_version
@@ -162,6 +282,7 @@ final class Declarations {
         }
         Map<String, MethodDecl> methods = new HashMap<>();
         Map<String, UnsignedMarks> unsigned = new HashMap<>();
+        Set<String> all = new HashSet<>();
         int count = in.readUnsignedShort();
         for (int i = 0; i < count; i++) {
             in.readUnsignedShort();   // access_flags
@@ -172,6 +293,7 @@ final class Declarations {
             for (Set<String> types : annotations.params) params.add(types.contains(UNSIGNED_DESCRIPTOR));
             UnsignedMarks marks = new UnsignedMarks(annotations.values.containsKey(UNSIGNED_DESCRIPTOR), params);
             if (name.startsWith("<")) continue;   // a constructor or initializer: not a method reflection lists
+            all.add(name + descriptor);
             if (marks.result() || params.contains(true)) unsigned.put(name + descriptor, marks);
             Map<String, Object> values = annotations.values.get(METHOD_DESCRIPTOR);
             if (values != null) {
@@ -185,7 +307,7 @@ final class Declarations {
         Map<String, Object> values = readAnnotations(in, pool).values.get(INTERFACE_DESCRIPTOR);
         InterfaceDecl declared = values == null ? null : new InterfaceDecl((Long) values.get("id"),
                 (String) values.getOrDefault("name", defaultOf(CapnpInterface.class, "name")));
-        return new Declarations(declared, methods, unsigned);
+        return new Declarations(declared, methods, unsigned, all);
     }
 
     /** Utf8 entries as Strings, Integer/Long constants boxed; other entries are skipped (null). */
