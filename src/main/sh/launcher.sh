@@ -36,6 +36,6 @@ bitcoin-cli)
   fi
   ;;
 esac
-# Our jar first: the few resources read at start-up (class files of the IPC interfaces) are found without opening
-# every library jar before it.
-exec "$java" ${opts:+"$opts"} $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -cp "$home/lib/@JAR@:$home/lib/*" @MAIN@ "$@"
+# Our jar first: a class missing from the AOT cache is found without opening every library jar before it. exec keeps
+# this shell's pid, which the JVM is told (thread names carry it) so that a child need not look it up.
+exec "$java" ${opts:+"$opts"} $quick $BITCOINMP_JAVA_OPTIONS -Dbitcoinmp.exe=@EXE@ -Dbitcoinmp.argv0="$0" -Dbitcoinmp.pid=$$ -cp "$home/lib/@JAR@:$home/lib/*" @MAIN@ "$@"

@@ -85,6 +85,13 @@ public final class RpcConnection implements AutoCloseable {
 
     public RpcConnection start() {
         reader.start();
+        // A connection that serves answers its peer's bootstrap from the reader thread, that is through the
+        // writer thread: made now, alongside the first read, rather than when that first answer waits for it.
+        if (bootstrap != null) {
+            synchronized (lock) {
+                startWriter();
+            }
+        }
         return this;
     }
 
@@ -292,13 +299,17 @@ public final class RpcConnection implements AutoCloseable {
     private void flushLater() {
         synchronized (lock) {
             if (outbound.isEmpty() || writing) return;
-            if (writer == null) {
-                writer = new Thread(this::writeLoop, "capnp-writer-" + name);
-                writer.setDaemon(true);
-                writer.start();
-            }
+            startWriter();
             lock.notifyAll();
         }
+    }
+
+    /** Starts the writer thread if there is none yet. Under the lock. */
+    private void startWriter() {
+        if (writer != null) return;
+        writer = new Thread(this::writeLoop, "capnp-writer-" + name);
+        writer.setDaemon(true);
+        writer.start();
     }
 
     private void writeLoop() {

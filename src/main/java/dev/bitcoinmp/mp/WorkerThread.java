@@ -21,7 +21,7 @@ final class WorkerThread implements IpcThread, ThreadTarget {
         this.connection = connection;
         this.thread = new Thread(this::run);
         thread.setDaemon(true);
-        String base = connection.exeName() + "-" + ProcessHandle.current().pid() + "/mp-worker-" + thread.threadId();
+        String base = connection.exeName() + "-" + MpConnection.pid() + "/mp-worker-" + thread.threadId();
         this.name = clientName == null ? base : base + " (from " + clientName + ")";
         thread.setName(name);
         thread.start();
