@@ -83,6 +83,14 @@ public final class RpcConnection implements AutoCloseable {
         this(stream, bootstrap, name, ReaderLimits.DEFAULT, null);
     }
 
+    /**
+     * How many of our calls on this connection await their answers: a hint read without the lock (for a waiting
+     * thread deciding whether to spin, see {@link Waiter}), which may be stale.
+     */
+    int questionsInFlight() {
+        return questions.count();
+    }
+
     public RpcConnection start() {
         reader.start();
         // A connection that serves answers its peer's bootstrap from the reader thread, that is through the

@@ -1,6 +1,7 @@
 package dev.bitcoinmp.capnp;
 
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
@@ -11,13 +12,27 @@ import java.util.function.BooleanSupplier;
 public final class Waiter {
 
     private static final ThreadLocal<Waiter> CURRENT = ThreadLocal.withInitial(Waiter::new);
-    /** Spins before parking (off by default: on two cores a spinning waiter takes the CPU its answer needs). */
-    private static final int SPIN = Integer.getInteger("bitcoinmp.waiter.spin", 0);
+
+    /*
+     * A thread waiting for an answer that usually comes quickly spins for it a little before it parks: an answer
+     * that finds its caller parked must wake it, and waking a thread costs more than the round trip of a small
+     * call (tens of microseconds on a virtual machine, whose idle CPUs are halted). Each thread keeps an average
+     * of how long its answers take and spins only when that is short, for up to 1.5 times it, never longer than
+     * the most below; and no more threads of the process spin at once than there are CPUs but one, so that the
+     * threads that produce the answer (ours, the peer's) are never kept from a CPU by spinners. Threads that wait
+     * for calls to serve never spin: a call may come at any time; nor threads whose connection has other calls in
+     * flight (their answers keep the CPUs busy). -Dbitcoinmp.waiter.spinMicros=0 turns it off.
+     */
+    private static final long SPIN_MAX_NANOS = Math.max(0, Long.getLong("bitcoinmp.waiter.spinMicros", 200)) * 1000;
+    private static final int MAX_SPINNERS = Runtime.getRuntime().availableProcessors() - 1;
+    private static final AtomicInteger spinners = new AtomicInteger();
 
     private final Thread owner = Thread.currentThread();
     private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
     private int depth;           // nested waits in progress; tasks are accepted while > 0
     private volatile boolean signalled;
+    /** Moving average of this thread's waits for answers, in nanoseconds (owner thread only). */
+    private long averageWait = SPIN_MAX_NANOS;
 
     private Waiter() {}
 
@@ -91,21 +106,20 @@ public final class Waiter {
     private void awaitUntil(BooleanSupplier condition, PendingCall call) {
         enter();
         boolean interrupted = false;
+        long started = call != null ? System.nanoTime() : 0;
+        boolean spun = call == null;
         try {
-            int spins = 0;
             while (true) {
                 Runnable task;
                 synchronized (this) { task = tasks.poll(); }
                 if (task != null) {
                     task.run();
-                    spins = 0;
                     continue;
                 }
                 if (call != null ? call.isDone() : condition.getAsBoolean()) return;
-                if (spins < SPIN) {
-                    spins++;
-                    Thread.onSpinWait();
-                    continue;
+                if (!spun) {
+                    spun = true;
+                    if (spin(call)) continue;
                 }
                 signalled = false;
                 synchronized (this) { if (!tasks.isEmpty()) continue; }
@@ -115,8 +129,36 @@ public final class Waiter {
                 if (Thread.interrupted()) interrupted = true;
             }
         } finally {
+            if (call != null) averageWait += (System.nanoTime() - started - averageWait) / 4;
             if (interrupted) owner.interrupt();
             leave();
+        }
+    }
+
+    /**
+     * Spins until {@code call} is done or a task is posted, if this thread's answers usually come quickly and a
+     * spinner's place is free (see above); true if either happened, false if it did not spin or gave up.
+     */
+    private boolean spin(PendingCall call) {
+        long budget = averageWait + averageWait / 2;
+        if (budget > SPIN_MAX_NANOS || MAX_SPINNERS < 1) return false;
+        // Calls of other threads in flight on the connection: CPUs are busy with answers, and theirs come first.
+        if (call.connection != null && call.connection.questionsInFlight() > 1) return false;
+        int n;
+        do {
+            n = spinners.get();
+            if (n >= MAX_SPINNERS) return false;
+        } while (!spinners.compareAndSet(n, n + 1));
+        try {
+            signalled = false;   // the loop around checks again for whatever set it before
+            long start = System.nanoTime();
+            while (!call.isDone() && !signalled) {
+                if (System.nanoTime() - start > budget) return false;
+                Thread.onSpinWait();
+            }
+            return true;
+        } finally {
+            spinners.decrementAndGet();
         }
     }
 }

@@ -29,7 +29,7 @@ public final class EchoBench {
         int rounds = Integer.getInteger("rounds", 5);
         FdStream[] pair = FdStream.socketPair();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> argv = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Dbitcoinmp.debug=" + Boolean.getBoolean("bitcoinmp.debug"), "-Dbitcoinmp.waiter.spin=" + Integer.getInteger("bitcoinmp.waiter.spin", 0),
+        List<String> argv = List.of(java, "--enable-native-access=ALL-UNNAMED", "-Dbitcoinmp.debug=" + Boolean.getBoolean("bitcoinmp.debug"), "-Dbitcoinmp.waiter.spinMicros=" + Long.getLong("bitcoinmp.waiter.spinMicros", 200),
                 "-cp", System.getProperty("java.class.path"), EchoChild.class.getName(), Integer.toString(pair[1].fd()));
         SpawnedProcess child = SpawnedProcess.spawn(argv, pair[1].fd());
         pair[1].close();
