@@ -32,6 +32,7 @@ public final class MpConnection implements AutoCloseable {
     private Capability peerThreadMapCap;
     private final Map<Thread, ClientThread> clientThreads = new ConcurrentHashMap<>();
     private final List<WorkerThread> pool = new ArrayList<>();
+    private WorkerThread spare;   // made by prestartThread for the first makeThread; guarded by pool
     private final Deque<Runnable> cleanups = new ArrayDeque<>();
 
     private MpConnection(Stream stream, Object bootstrap, Class<?> bootstrapType, String name, Options options) {
@@ -166,6 +167,8 @@ public final class MpConnection implements AutoCloseable {
         synchronized (pool) {
             for (WorkerThread worker : pool) worker.close();
             pool.clear();
+            if (spare != null) spare.close();
+            spare = null;
         }
         while (true) {
             Runnable cleanup;
@@ -283,11 +286,35 @@ public final class MpConnection implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts, ahead of time, the server thread that the peer's first {@code ThreadMap.makeThread} will get (it is
+     * named for the peer's thread then). For a process whose one connection is certain to ask for one, as a
+     * spawned child's is: starting a thread takes a fresh JVM about half a millisecond, which the first call
+     * would otherwise wait for. Closed with the connection if never asked for.
+     */
+    public void prestartThread() {
+        WorkerThread made = new WorkerThread(this, null);
+        synchronized (pool) {
+            if (spare == null && rpc.isOpen()) {
+                spare = made;
+                return;
+            }
+        }
+        made.close();
+    }
+
     /** The server's ThreadMap: threads for this connection's client. */
     private final class ThreadMapServer implements ThreadMap {
         @Override
         public IpcThread makeThread(String name) {
-            return new WorkerThread(MpConnection.this, name);
+            WorkerThread ready;
+            synchronized (pool) {
+                ready = spare;
+                spare = null;
+            }
+            if (ready == null) return new WorkerThread(MpConnection.this, name);
+            ready.serveFor(name);
+            return ready;
         }
 
         @Override

@@ -16,12 +16,13 @@ final class WorkerThread implements IpcThread, ThreadTarget {
     private volatile Waiter waiter;
     private volatile boolean stopped;
     private volatile String name;
+    private final String base;
 
     WorkerThread(MpConnection connection, String clientName) {
         this.connection = connection;
         this.thread = new Thread(this::run);
         thread.setDaemon(true);
-        String base = connection.exeName() + "-" + MpConnection.pid() + "/mp-worker-" + thread.threadId();
+        this.base = connection.exeName() + "-" + MpConnection.pid() + "/mp-worker-" + thread.threadId();
         this.name = clientName == null ? base : base + " (from " + clientName + ")";
         thread.setName(name);
         thread.start();
@@ -65,6 +66,12 @@ final class WorkerThread implements IpcThread, ThreadTarget {
     @Override
     public String getName() {
         return name;
+    }
+
+    /** Names this thread for the client it serves from now on (a spare made before any client asked). */
+    void serveFor(String clientName) {
+        name = base + " (from " + clientName + ")";
+        thread.setName(name);
     }
 
     boolean isCurrent() {

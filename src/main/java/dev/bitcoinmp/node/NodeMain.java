@@ -1,10 +1,16 @@
 package dev.bitcoinmp.node;
 
+import dev.bitcoinmp.interfaces.Echo;
 import dev.bitcoinmp.ipc.FdStream;
 import dev.bitcoinmp.ipc.IpcProcess;
 import dev.bitcoinmp.ipc.Protocol;
+import dev.bitcoinmp.mp.InterfaceSchema;
+import dev.bitcoinmp.mp.IpcThread;
+import dev.bitcoinmp.mp.MpConnection;
+import dev.bitcoinmp.mp.ThreadMap;
 import java.io.IOException;
 import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Entry point of {@code bitcoind} and {@code bitcoin-node} (the launcher sets {@code bitcoinmp.exe} and passes
@@ -52,8 +58,16 @@ public final class NodeMain {
             System.exit(1);
             return;
         }
+        MpConnection connection = new Protocol(exe).serveInBackground(stream, new NodeInit(), "parent");
+        // While the connection's reader answers the parent's first calls, this thread, idle otherwise, prepares
+        // what a parent asks for next (as echoipc does): the server thread of ThreadMap.makeThread and the schemas
+        // of the interfaces it returns.
+        connection.prestartThread();
+        InterfaceSchema.of(ThreadMap.class);
+        InterfaceSchema.of(IpcThread.class);
+        InterfaceSchema.of(Echo.class);
         try {
-            new Protocol(exe).serve(stream, new NodeInit(), "parent");
+            connection.awaitEnd(Long.MAX_VALUE, TimeUnit.DAYS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

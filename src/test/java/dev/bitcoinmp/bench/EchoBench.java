@@ -38,6 +38,18 @@ public final class EchoBench {
             String small = "hello";
             String large = "x".repeat(100_000);
             List<String> lines = new ArrayList<>();
+            // Warm-up, as JMH would: every Java workload until the JIT has compiled its paths (the first rounds
+            // of the parallel ones ran at ~55% of their later speed before). Nothing of it is measured.
+            long warmUntil = System.nanoTime() + Long.getLong("warmupSeconds", 8) * 1_000_000_000L;
+            int warmRounds = 0;
+            while (System.nanoTime() < warmUntil || warmRounds < 1) {
+                sequential(init, small, 20_000);
+                sequential(init, large, 3_000);
+                parallel(init, small, 16, 4_000);
+                parallel(init, large, 16, 400);
+                warmRounds++;
+            }
+            System.out.println("warm-up: " + warmRounds + " rounds of the Java workloads, not measured");
             for (int round = 0; round < rounds; round++) {
                 double javaSeqSmall = sequential(init, small, 20_000);
                 double cppSeqSmall = peer == null ? Double.NaN : cpp(peer, 20_000, 5, 1)[0];

@@ -64,6 +64,38 @@ class MpConnectionTest {
     }
 
     /**
+     * A server thread started ahead of time (as a spawned child does) serves the client's first makeThread: the
+     * calls run on it, named for the client's thread; one never asked for ends with the connection.
+     */
+    @Test
+    void prestartedThreadServesTheFirstMakeThread() {
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> {
+            server.prestartThread();
+            Thread spare = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().contains("/mp-worker-") && !t.getName().contains("(from")).findFirst().orElseThrow();
+            try (Echo echo = init.makeEcho()) {
+                assertEquals("hallo", echo.echo("hallo"));
+            }
+            Thread ran = events.threads.stream().skip(1).findFirst().orElseThrow();
+            assertTrue(ran == spare, "the call ran on the prestarted thread, not on " + ran.getName());
+            assertTrue(ran.getName().contains("(from java-"), ran.getName());
+
+            // A second connection whose spare is never asked for: its thread ends with the connection.
+            FdStream[] pair = FdStream.socketPair();
+            MpConnection other = MpConnection.serve(pair[0], new TestServers.InitImpl(events), TestInit.class, "other");
+            other.prestartThread();
+            Thread unused = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().contains("/mp-worker-") && !t.getName().contains("(from") && t != spare)
+                    .findFirst().orElseThrow();
+            TestInit otherInit = MpConnection.connect(pair[1], TestInit.class, "other-client");
+            otherInit.close();
+            assertTrue(other.awaitEnd(5, TimeUnit.SECONDS));
+            unused.join(5_000);
+            assertTrue(!unused.isAlive(), "the spare thread ended with its connection");
+        });
+    }
+
+    /**
      * Messages and their buffers are reused (incoming ones once read, outgoing ones once written): calls of
      * many sizes from several threads at once, ASCII and not, small and large (native buffers), each answered
      * with exactly its own text.
