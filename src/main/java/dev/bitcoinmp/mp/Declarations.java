@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.CodeSource;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -191,7 +192,7 @@ final class Declarations {
 
     private static List<String> sorted(Set<String> keys) {
         List<String> list = new ArrayList<>(keys);
-        java.util.Collections.sort(list);
+        Collections.sort(list);
         return list;
     }
 
