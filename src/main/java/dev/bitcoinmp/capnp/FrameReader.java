@@ -59,6 +59,11 @@ final class FrameReader {
         void small(short tag, long data);
     }
 
+    /** How many bytes were read from the stream but not handed out yet (the start of the messages that follow). */
+    int buffered() {
+        return in.remaining();
+    }
+
     /** Reads the next message and hands it to {@code receiver}; false at a clean end of stream (between messages). */
     boolean next(Receiver receiver) throws IOException {
         if (!fill(4, true)) return false;
@@ -86,6 +91,7 @@ final class FrameReader {
         in.position(base + headerBytes);
         int have = Math.min(in.remaining(), bytes);
         in.get(message.array, 0, have);
+        if (have < bytes) Waiter.flushDeferred();
         while (have < bytes) {
             int n = stream.read(message.array, have, bytes - have);
             if (n < 0) throw new EOFException("stream ended inside a message");
@@ -156,6 +162,7 @@ final class FrameReader {
     /** Ensures {@code n} unread bytes are buffered; false at a clean end of stream if allowed. */
     private boolean fill(int n, boolean cleanEofAllowed) throws IOException {
         if (in.remaining() >= n) return true;
+        Waiter.flushDeferred();   // before a read that may wait
         in.compact();
         try {
             while (in.position() < n) {

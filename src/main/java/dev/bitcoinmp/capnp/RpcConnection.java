@@ -370,15 +370,18 @@ public final class RpcConnection implements AutoCloseable {
     private void readLoop() {
         RpcException reason = RpcException.disconnected("peer disconnected");
         String abort = null;
+        Waiter.deferWakes();   // until shutdown (see Waiter.wake)
         try {
             FrameReader.Receiver receiver = new FrameReader.Receiver() {
                 @Override
                 public void message(InMessage message) {
+                    Waiter.deferWhile(frames.buffered() > 0);
                     handle(message);
                 }
 
                 @Override
                 public void small(short tag, long data) {
+                    Waiter.deferWhile(frames.buffered() > 0);
                     handleSmall(tag, data);
                 }
             };
@@ -1301,6 +1304,8 @@ public final class RpcConnection implements AutoCloseable {
     // ---------------------------------------------------------------- ending
 
     private void shutdown(RpcException reason, String abortReason) {
+        // On the reader (ending, or closed by code it runs): what it woke is unparked, and what it wakes from now.
+        if (Thread.currentThread() == reader) Waiter.endDeferral();
         List<PendingCall> failed = new ArrayList<>();
         List<Runnable> cancels = new ArrayList<>();
         List<ExportEntry> released;

@@ -31,6 +31,7 @@ public final class Waiter {
     private final ArrayDeque<Runnable> tasks = new ArrayDeque<>();
     private int depth;           // nested waits in progress; tasks are accepted while > 0
     private volatile boolean signalled;
+    private volatile boolean spinning;   // the owner spins for its answer (see spin)
     /** Moving average of this thread's waits for answers, in nanoseconds (owner thread only). */
     private long averageWait = SPIN_MAX_NANOS;
 
@@ -54,7 +55,7 @@ public final class Waiter {
             if (depth == 0) return false;
             tasks.add(task);
         }
-        wake();
+        wakeNow();
         return true;
     }
 
@@ -63,10 +64,78 @@ public final class Waiter {
         return tasks.size();
     }
 
-    /** Wakes the owner so that it checks its condition again. */
+    /**
+     * Wakes the owner so that it checks its condition again. Called by a connection's reader (an answer came for
+     * the owner), the unpark may be deferred a little (see below).
+     */
     public void wake() {
         signalled = true;
+        // A spinning owner sees signalled: no unpark (it would leave a permit that cuts its next park short). It
+        // sets spinning false before it checks again whether to park, we set signalled before we read spinning.
+        if (spinning) return;
+        Deferred deferred = DEFERRED.get();
+        if (deferred != null && deferred.active && deferred.count < MAX_DEFERRED && owner != Thread.currentThread()) {
+            deferred.owners[deferred.count++] = owner;
+            return;
+        }
         LockSupport.unpark(owner);
+    }
+
+    /** As {@link #wake()}, never deferred: for a task posted to the owner (a call to serve, a callback). */
+    private void wakeNow() {
+        signalled = true;
+        if (!spinning) LockSupport.unpark(owner);
+    }
+
+    /*
+     * A connection's reader that reads several answers at once defers the unparks of their callers until it is
+     * about to read again, when all of them are handed out: callers woken one by one while it still hands out the
+     * rest take the CPU from it (measured: 16 callers of 5 B calls, ~70k calls/s with the unparks at once, ~90-100k
+     * with them deferred). The wakes of the last message read are not deferred, nor are those of tasks posted to a
+     * thread (calls to serve: deferring those measured slower sequential calls and no gain), and a spinning waiter
+     * sees its wake at once (signalled is set, no unpark is needed). A deferred unpark never waits past the reader's
+     * next read, nor past code that could block the reader (flushDeferred before it: calls run on the reader, an
+     * object's close() when its last reference goes, the disconnect).
+     */
+    private static final int MAX_DEFERRED = 64;
+    private static final ThreadLocal<Deferred> DEFERRED = new ThreadLocal<>();
+
+    private static final class Deferred {
+        final Thread[] owners = new Thread[MAX_DEFERRED];
+        int count;
+        boolean active;   // the message being handled is not the last one read: more follow at once
+    }
+
+    /**
+     * Whether the calling thread (a reader that defers its wakes) defers those of the message it handles next:
+     * yes when more messages follow it in what was read, no for the last (its wakes are unparked at once, as
+     * there is nothing left to hand out first).
+     */
+    static void deferWhile(boolean moreFollow) {
+        Deferred deferred = DEFERRED.get();
+        if (deferred != null) deferred.active = moreFollow;
+    }
+
+    /** From now on the calling thread (a connection's reader) defers its unparks until {@link #flushDeferred}. */
+    static void deferWakes() {
+        DEFERRED.set(new Deferred());
+    }
+
+    /** Unparks the threads the calling thread's deferred wakes are for; nothing if it defers none. */
+    public static void flushDeferred() {
+        Deferred deferred = DEFERRED.get();
+        if (deferred == null) return;
+        for (int i = 0; i < deferred.count; i++) {
+            LockSupport.unpark(deferred.owners[i]);
+            deferred.owners[i] = null;
+        }
+        deferred.count = 0;
+    }
+
+    /** Unparks what the calling thread deferred and stops deferring. */
+    static void endDeferral() {
+        flushDeferred();
+        DEFERRED.remove();
     }
 
     /**
@@ -151,6 +220,7 @@ public final class Waiter {
         } while (!spinners.compareAndSet(n, n + 1));
         try {
             signalled = false;   // the loop around checks again for whatever set it before
+            spinning = true;
             long start = System.nanoTime();
             while (!call.isDone() && !signalled) {
                 if (System.nanoTime() - start > budget) return false;
@@ -158,6 +228,7 @@ public final class Waiter {
             }
             return true;
         } finally {
+            spinning = false;
             spinners.decrementAndGet();
         }
     }

@@ -6,6 +6,7 @@ import dev.bitcoinmp.capnp.RpcException;
 import dev.bitcoinmp.capnp.Server;
 import dev.bitcoinmp.capnp.StructIn;
 import dev.bitcoinmp.capnp.StructOut;
+import dev.bitcoinmp.capnp.Waiter;
 
 /**
  * The server side of one exported object: finds the method a call names, runs it on the thread its context
@@ -114,6 +115,9 @@ final class ServerDispatch implements Server {
 
         @Override
         public void run() {
+            // Run by a connection's reader (a call without a context, or a cancel): the threads it woke for what
+            // it read before are unparked first, as the application's code may block it.
+            Waiter.flushDeferred();
             synchronized (this) {
                 if (state != POSTED) {
                     // The cancel action: an interrupt aimed at this call only.
@@ -188,6 +192,7 @@ final class ServerDispatch implements Server {
         // An object the peer owned (it got it as a result) goes away with its last reference.
         if (owned && !destroyed && impl instanceof AutoCloseable closeable) {
             destroyed = true;
+            Waiter.flushDeferred();   // the application's close() may block a reader (see Invocation.run)
             try {
                 closeable.close();
             } catch (Exception e) {
