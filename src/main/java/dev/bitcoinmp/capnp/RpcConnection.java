@@ -1919,6 +1919,7 @@ public final class RpcConnection implements AutoCloseable {
          * one. Not under the lock.
          */
         void forward(Capability to) {
+            Waiter.flushDeferred();   // sending on another connection may block this reader (see Waiter.wake)
             OutgoingCall out = to.newCall(interfaceId, methodId, PayloadCopy.dataWords(params), params.pointerCount(), 0);
             PayloadCopy.copyStruct(params, out.params());
             for (Capability cap : paramCaps) out.addCap(cap);
