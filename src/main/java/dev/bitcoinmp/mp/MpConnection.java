@@ -114,18 +114,18 @@ public final class MpConnection implements AutoCloseable {
      */
     static long pid() {
         long known = pid;
-        if (known > 0) return known;
-        known = -1;
-        String passed = System.getProperty("bitcoinmp.pid");
-        if (passed != null) {
-            try {
-                known = Long.parseLong(passed);
-            } catch (NumberFormatException e) {
-                known = -1;
-            }
+        if (known <= 0) pid = known = findPid();
+        return known;
+    }
+
+    private static long findPid() {
+        try {
+            long passed = Long.parseLong(System.getProperty("bitcoinmp.pid", ""));
+            if (passed > 0) return passed;
+        } catch (NumberFormatException e) {
+            // not passed (a JVM not started by our launchers): the JDK knows
         }
-        if (known <= 0) known = ProcessHandle.current().pid();
-        return pid = known;
+        return ProcessHandle.current().pid();
     }
 
     public RpcConnection rpc() {
